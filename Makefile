@@ -1,0 +1,50 @@
+# The verbs people type. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ROCKS ?=
+BUILDER ?= auto
+
+.PHONY: help host venv rocks test test-unit test-image lint format lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+host: ## install and start what builds and tests need (Docker engine, skopeo, umoci, debootstrap); idempotent
+	@scripts/ensure-host.sh
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --require-virtualenv -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## the project virtual environment, from the pinned requirements.txt
+
+rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILDER=local|rockcraft)
+	$(PY) build.py rocks --builder $(BUILDER) $(ROCKS)
+
+test: host venv ## unit tests, then image tests (they build the images they need)
+	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/image
+
+test-unit: venv ## unit tests only (no Docker needed)
+	$(PY) -m pytest tests/unit
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: venv ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+lock: ## re-pin requirements.txt from requirements.in
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements.in
+	( echo "# Pinned by \`make lock\` from requirements.in."; .lock-venv/bin/pip freeze ) > requirements.txt
+	rm -rf .lock-venv
+
+clean: ## remove built .rock files (the machine-wide cache stays; see README)
+	rm -f rocks/*/*.rock tests/image/fixtures/*/*.rock

@@ -1,0 +1,1 @@
+"""Build rocks from rockcraft.yaml without snapd or LXD: the local counterpart of `rockcraft pack`."""

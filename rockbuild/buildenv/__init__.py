@@ -1,0 +1,214 @@
+"""The build environment: a build-tool image and one persistent build container per rock.
+
+Rockcraft runs the parts lifecycle in an LXD instance of the build base and keeps that instance
+between builds. The local builder does the same with Docker: the tool image is the base plus
+craft-parts, and each rock gets a container that is stopped, not removed, after a build, so that
+build-packages installed once stay installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker.errors
+
+from rockbuild import docker_engine
+from rockbuild.base import BaseImage
+from rockbuild.cache import cache_root, digest_of
+from rockbuild.errors import BuildError
+from rockbuild.progress import Progress
+
+HERE = Path(__file__).parent
+SOURCE_ROOT = HERE.parent.parent  # the directory that holds the rockbuild package
+PEBBLE_VERSION = "v1.32.1"
+CA_IN_CONTAINER = "/rockbuild/ca.crt"
+# Settings a user may have for reaching package indexes through their own mirror or proxy.
+PASSTHROUGH_ENV = (
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "GOPROXY", "GOSUMDB", "GONOSUMDB",
+    "GOPRIVATE", "GOFLAGS", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+)
+
+
+def ca_bundle() -> Path | None:
+    """The extra CA bundle for build containers: $ROCKBUILD_CA_BUNDLE, else the host's system bundle."""
+    explicit = os.environ.get("ROCKBUILD_CA_BUNDLE")
+    if explicit:
+        if not Path(explicit).is_file():
+            raise BuildError(f"ROCKBUILD_CA_BUNDLE={explicit} is not a file; point it at a PEM bundle or unset it")
+        return Path(explicit)
+    return docker_engine.host_ca_bundle()
+
+
+def container_env() -> dict[str, str]:
+    env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
+    if ca_bundle() is not None:
+        for key in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "CURL_CA_BUNDLE"):
+            env[key] = CA_IN_CONTAINER
+    return env
+
+
+def _ca_volume() -> dict[str, dict[str, str]]:
+    bundle = ca_bundle()
+    return {str(bundle): {"bind": CA_IN_CONTAINER, "mode": "ro"}} if bundle else {}
+
+
+def _stream_and_wait(container: docker.models.containers.Container, log: Path) -> int:
+    with log.open("wb") as out:
+        for chunk in container.logs(stream=True, follow=True):
+            out.write(chunk)
+    return int(container.wait()["StatusCode"])
+
+
+def _run_once(image: str, script: str, volumes: dict[str, dict[str, str]], log: Path, what: str) -> None:
+    """Run `script` in a throw-away container of `image`; fail with the log's tail."""
+    engine = docker_engine.client()
+    container = engine.containers.run(
+        image, ["bash", "-c", script], detach=True, network_mode="host",
+        volumes={**_ca_volume(), **volumes}, environment=container_env(),
+    )
+    try:
+        code = _stream_and_wait(container, log)
+        if code != 0:
+            raise BuildError(f"{what} failed (exit {code}); last lines of {log}:\n{_tail(log)}")
+    finally:
+        container.remove(force=True)
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
+    """The build-tool image for `base`, made once per base and tool set."""
+    requirements = (HERE / "requirements.txt").read_text()
+    setup = (HERE / "setup-tools.sh").read_text()
+    ref = f"rockbuild-tools:{base.tag}-{digest_of(base.digest, requirements, setup)}"
+    if docker_engine.image_id(ref):
+        return ref
+    progress.say("build environment", f"make {ref} (once per machine)")
+    engine = docker_engine.client()
+    logs = cache_root() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    container = engine.containers.run(
+        base.docker_image, ["bash", "/rockbuild-setup/setup-tools.sh"], detach=True, network_mode="host",
+        volumes={**_ca_volume(), str(HERE): {"bind": "/rockbuild-setup", "mode": "ro"}},
+        environment=container_env(),
+    )
+    try:
+        log = logs / "tool-image.log"
+        code = _stream_and_wait(container, log)
+        if code != 0:
+            raise BuildError(f"making the build-tool image failed (exit {code}); last lines of {log}:\n{_tail(log)}")
+        container.commit(repository=ref.split(":")[0], tag=ref.split(":")[1])
+    finally:
+        container.remove(force=True)
+    return ref
+
+
+def ensure_pebble(tool_image: str, progress: Progress) -> Path:
+    """A static Pebble binary built from source at PEBBLE_VERSION, as upstream builds it."""
+    out_dir = cache_root() / "pebble" / PEBBLE_VERSION
+    binary = out_dir / "pebble"
+    if binary.is_file():
+        return out_dir
+    progress.say("pebble", f"go install github.com/canonical/pebble/cmd/pebble@{PEBBLE_VERSION}")
+    staging = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    go_cache = cache_root() / "go"
+    go_cache.mkdir(parents=True, exist_ok=True)
+    # `go install module@version` also asks the proxy for the module's version list (deprecation
+    # check), which some proxies refuse; downloading the exact version and building it does not.
+    script = (
+        "set -e; export GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw; "
+        f"src=$(go mod download -json github.com/canonical/pebble@{PEBBLE_VERSION} "
+        "| sed -n 's/^[[:space:]]*\"Dir\": \"\\(.*\\)\",$/\\1/p'); "
+        "cd \"$src\" && go build -trimpath -ldflags='-s -w' -o /out/pebble ./cmd/pebble; "
+        "/out/pebble version --client"
+    )
+    _run_once(
+        tool_image, script,
+        {str(go_cache): {"bind": "/go", "mode": "rw"}, str(staging): {"bind": "/out", "mode": "rw"}},
+        cache_root() / "logs" / "pebble.log", "building Pebble",
+    )
+    staging.rename(out_dir)
+    return out_dir
+
+
+@dataclass
+class BuildContainer:
+    """A long-lived container in which the parts of one rock are built."""
+
+    name: str
+    rock: str
+    tool_image: str
+    mounts: dict[str, str]  # host path -> container path
+    read_only: set[str] = field(default_factory=set)
+
+    def _volumes(self) -> dict[str, dict[str, str]]:
+        volumes = _ca_volume()
+        for host, inside in self.mounts.items():
+            volumes[host] = {"bind": inside, "mode": "ro" if inside in self.read_only else "rw"}
+        return volumes
+
+    def remove_stale(self) -> None:
+        """Remove this rock's build containers made for other tool images or mounts."""
+        engine = docker_engine.client()
+        for old in engine.containers.list(all=True, filters={"label": f"rockbuild.rock={self.rock}"}):
+            if old.name != self.name:
+                old.remove(force=True)
+
+    def start(self) -> None:
+        engine = docker_engine.client()
+        self.remove_stale()
+        try:
+            container = engine.containers.get(self.name)
+        except docker.errors.NotFound:
+            for host in self.mounts:
+                Path(host).mkdir(parents=True, exist_ok=True)
+            pip_conf = f"[ -f {CA_IN_CONTAINER} ] && printf '[global]\\ncert = {CA_IN_CONTAINER}\\n' > /etc/pip.conf; "
+            container = engine.containers.create(
+                self.tool_image, ["bash", "-c", pip_conf + "exec sleep infinity"], name=self.name,
+                network_mode="host", volumes=self._volumes(), environment=container_env(),
+                cap_add=["SYS_ADMIN"], devices=["/dev/fuse:/dev/fuse"] if Path("/dev/fuse").exists() else [],
+                labels={"rockbuild": "build-container", "rockbuild.rock": self.rock},
+            )
+        if container.status != "running":
+            container.start()
+
+    def exec(self, argv: list[str]) -> Iterator[bytes]:
+        """Run `argv` in the container, yielding its output; raise BuildError on a non-zero exit."""
+        api = docker_engine.client().api
+        exec_id = api.exec_create(self.name, argv, environment=container_env())["Id"]
+        yield from api.exec_start(exec_id, stream=True)
+        code = api.exec_inspect(exec_id)["ExitCode"]
+        if code != 0:
+            raise BuildError(f"`{shlex.join(argv)}` failed in build container {self.name} (exit {code})")
+
+    def stop(self) -> None:
+        try:
+            docker_engine.client().containers.get(self.name).stop(timeout=2)
+        except docker.errors.NotFound:
+            pass
+
+
+def build_container_for(rock: str, project_dir: Path, tool_image: str, base: BaseImage, pebble_dir: Path) -> BuildContainer:
+    root = cache_root()
+    mounts = {
+        str(project_dir.resolve()): "/project",
+        str(root / "work" / rock): "/work",
+        str(root / "craft-parts"): "/cache",
+        str(root / "pip"): "/root/.cache/pip",
+        str(root / "go"): "/root/go",
+        str(pebble_dir): "/rockbuild/pebble",
+        str(SOURCE_ROOT / "rockbuild"): "/rockbuild/src/rockbuild",
+        str(base.rootfs): "/rockbuild/base",
+    }
+    read_only = {"/rockbuild/pebble", "/rockbuild/src/rockbuild", "/rockbuild/base"}
+    key = digest_of(tool_image, repr(sorted(mounts.items())), repr(sorted(_ca_volume())))
+    return BuildContainer(name=f"rockbuild-{rock}-{key}", rock=rock, tool_image=tool_image, mounts=mounts, read_only=read_only)

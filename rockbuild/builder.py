@@ -1,0 +1,152 @@
+"""Builds one rock: read rockcraft.yaml, run the parts, assemble the image, export it, load it.
+
+Two builders produce the same artifact, `<rock dir>/<name>_<version>_<platform>.rock`, loaded into
+Docker as `<name>:<version>`: real `rockcraft pack` when it is installed, and the local builder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from rockbuild import base as bases
+from rockbuild import buildenv, docker_engine, lifecycle, local_support, oci
+from rockbuild.cache import cache_root, digest_of
+from rockbuild.errors import BuildError
+from rockbuild.progress import Progress
+from rockbuild.project import Project, load_project
+
+BUILDER_SOURCES = Path(__file__).parent
+
+
+@dataclass
+class BuiltRock:
+    name: str
+    version: str
+    path: Path
+    image: str
+    image_id: str
+    reused: bool
+
+
+def platform_label(project: Project) -> str:
+    host = local_support.host_architecture()
+    for label, spec in project.platforms.items():
+        if (spec.build_for if spec else [label]) == [host]:
+            return label
+    raise BuildError(f"no platform in {project.name}'s rockcraft.yaml builds for {host}")
+
+
+def rock_path(rock_dir: Path, project: Project, version: str) -> Path:
+    return rock_dir / f"{project.name}_{version}_{platform_label(project)}.rock"
+
+
+def input_digest(rock_dir: Path, base_digest: str) -> str:
+    """Everything a build depends on: the rock's files, the builder's code, the base, Pebble."""
+    pieces: list[bytes | str] = [base_digest, buildenv.PEBBLE_VERSION]
+    for root in (rock_dir, BUILDER_SOURCES):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = path.relative_to(root)
+            if path.suffix == ".rock" or path.name.endswith(".partial") or "__pycache__" in rel.parts:
+                continue
+            pieces += [str(rel), path.read_bytes()]
+    return digest_of(*pieces)
+
+
+def _stamp_file(rock_dir: Path) -> Path:
+    return cache_root() / "stamps" / f"{digest_of(str(rock_dir.resolve()))}.json"
+
+
+def _up_to_date(rock_dir: Path, digest: str) -> tuple[Path, str] | None:
+    stamp = _stamp_file(rock_dir)
+    if not stamp.exists():
+        return None
+    data = json.loads(stamp.read_text())
+    path = Path(data["path"])
+    if data.get("inputs") == digest and path.exists():
+        return path, str(data["version"])
+    return None
+
+
+def _load(project: Project, version: str, path: Path, progress: Progress) -> str:
+    image = f"{project.name}:{version}"
+    source = f"oci-archive:{path}:{version}"
+    return docker_engine.ensure_image_from_oci(source, image, digest_of(str(path.stat().st_mtime_ns), str(path)), progress)
+
+
+def build_local(rock_dir: Path, progress: Progress, verbose: bool = False, force: bool = False) -> BuiltRock:
+    source = rock_dir / "rockcraft.yaml"
+    project = load_project(source)
+    local_support.ensure_supported(project, str(source))
+    base = bases.ensure_base(project.base, progress)
+    digest = input_digest(rock_dir, base.digest)
+    ready = None if force else _up_to_date(rock_dir, digest)
+    if ready:
+        path, version = ready
+        progress.say("up to date", path.name)
+        image_id = _load(project, version, path, progress)
+        return BuiltRock(project.name, version, path, f"{project.name}:{version}", image_id, reused=True)
+
+    build_base = base if project.effective_build_base == project.base else bases.ensure_base(project.effective_build_base, progress)
+    tool_image = buildenv.ensure_tool_image(build_base, progress)
+    pebble_dir = buildenv.ensure_pebble(tool_image, progress)
+    container = buildenv.build_container_for(project.name, rock_dir, tool_image, base, pebble_dir)
+    work = cache_root() / "work" / project.name
+    progress.say("build container", container.name)
+    container.start()
+    try:
+        result = lifecycle.run_parts(project, container, work, base.digest, progress, verbose)
+    finally:
+        container.stop()
+
+    out = rock_path(rock_dir, project, result.version)
+    image = oci.assemble(project, result.version, base, result.prime, work, progress)
+    progress.say("export", out.name)
+    oci.export_archive(image, out)
+    shutil.rmtree(image.dir, ignore_errors=True)
+    stamp = _stamp_file(rock_dir)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"inputs": digest, "path": str(out), "version": result.version}))
+    image_id = _load(project, result.version, out, progress)
+    return BuiltRock(project.name, result.version, out, f"{project.name}:{result.version}", image_id, reused=False)
+
+
+def build_with_rockcraft(rock_dir: Path, progress: Progress) -> BuiltRock:
+    source = rock_dir / "rockcraft.yaml"
+    project = load_project(source)
+    progress.say("rockcraft pack")
+    done = subprocess.run(["rockcraft", "pack"], cwd=rock_dir, check=False)
+    if done.returncode != 0:
+        raise BuildError(f"rockcraft pack failed in {rock_dir} (exit {done.returncode})")
+    version = project.version
+    if version is None:
+        candidates = sorted(rock_dir.glob(f"{project.name}_*_{platform_label(project)}.rock"), key=lambda p: p.stat().st_mtime)
+        if not candidates:
+            raise BuildError(f"rockcraft pack wrote no {project.name}_*.rock in {rock_dir}")
+        version = candidates[-1].name.split("_")[1]
+    out = rock_path(rock_dir, project, version)
+    image_id = _load(project, version, out, progress)
+    return BuiltRock(project.name, version, out, f"{project.name}:{version}", image_id, reused=False)
+
+
+def choose_builder(requested: str) -> str:
+    if requested == "auto":
+        return "rockcraft" if shutil.which("rockcraft") else "local"
+    if requested == "rockcraft" and not shutil.which("rockcraft"):
+        raise BuildError("--builder rockcraft: rockcraft is not on PATH (it ships as a snap); use --builder local")
+    return requested
+
+
+def build(rock_dir: Path, builder: str, verbose: bool = False, force: bool = False) -> BuiltRock:
+    progress = Progress(rock_dir.name)
+    chosen = choose_builder(builder)
+    progress.say(f"builder: {chosen}")
+    if chosen == "rockcraft":
+        built = build_with_rockcraft(rock_dir, progress)
+    else:
+        built = build_local(rock_dir, progress, verbose=verbose, force=force)
+    progress.say("done", f"{built.path} -> docker image {built.image}")
+    return built

@@ -1,0 +1,100 @@
+"""Command line: `build.py rocks` builds rocks, `build.py validate` checks rockcraft.yaml files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rockbuild.errors import BuildError
+
+ROCKS_DIR = Path(__file__).resolve().parent.parent / "rocks"
+
+
+def rock_dirs(names: list[str], rocks_dir: Path) -> list[Path]:
+    available = sorted(p.parent for p in rocks_dir.glob("*/rockcraft.yaml"))
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        path = Path(name)
+        if (path / "rockcraft.yaml").is_file():
+            chosen.append(path)
+        elif (rocks_dir / name / "rockcraft.yaml").is_file():
+            chosen.append(rocks_dir / name)
+        else:
+            known = ", ".join(p.name for p in available) or "none"
+            raise BuildError(f"no rock '{name}': expected {rocks_dir / name / 'rockcraft.yaml'} (rocks here: {known})")
+    return chosen
+
+
+def cmd_rocks(args: argparse.Namespace) -> int:
+    from rockbuild import builder
+
+    dirs = rock_dirs(args.names, args.rocks_dir)
+    if not dirs:
+        print(f"no rocks to build: {args.rocks_dir} has no */rockcraft.yaml", file=sys.stderr)
+        return 0
+    for rock_dir in dirs:
+        builder.build(rock_dir, args.builder, verbose=args.verbose, force=args.force)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from rockbuild import local_support
+    from rockbuild.project import load_project
+
+    for rock_dir in rock_dirs(args.names, args.rocks_dir):
+        source = rock_dir / "rockcraft.yaml"
+        project = load_project(source)
+        problems = local_support.unsupported(project, str(source))
+        note = "" if not problems else " (rockcraft only: " + "; ".join(problems) + ")"
+        print(f"{source}: valid{note}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="build.py",
+        description="Build the project's rocks (OCI images) from rocks/*/rockcraft.yaml, with rockcraft or without it.",
+    )
+    top.add_argument("--rocks-dir", type=Path, default=ROCKS_DIR, help="where the rock directories live (default: %(default)s)")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    rocks = sub.add_parser(
+        "rocks",
+        help="build rocks into rocks/<name>/<name>_<version>_<platform>.rock and load them into Docker",
+        description=(
+            "Build each named rock (default: all under rocks/). The result is an OCI archive next to its "
+            "rockcraft.yaml, loaded into the local Docker engine as <name>:<version>. The local builder needs "
+            "Docker, skopeo, umoci and debootstrap (`make host` installs them) and caches its base image, "
+            "build tools and part work under $ROCKBUILD_CACHE (default ~/.cache/rockbuild). Build containers "
+            "trust $ROCKBUILD_CA_BUNDLE (default: this host's CA bundle); it never enters the image."
+        ),
+    )
+    rocks.add_argument("names", nargs="*", help="rock names (directories under rocks/) or paths to rock directories")
+    rocks.add_argument("--builder", choices=("auto", "rockcraft", "local"), default="auto",
+                       help="auto: rockcraft if it is on PATH, else local (default: %(default)s)")
+    rocks.add_argument("--verbose", "-v", action="store_true", help="show skipped steps and the build output")
+    rocks.add_argument("--force", action="store_true", help="rebuild even when nothing changed since the last build")
+    rocks.set_defaults(func=cmd_rocks)
+
+    validate = sub.add_parser(
+        "validate", help="check rockcraft.yaml files as rockcraft does, without building",
+        description="Validate each named rock's rockcraft.yaml (default: all) and say whether the local builder can build it.",
+    )
+    validate.add_argument("names", nargs="*", help="rock names or paths to rock directories")
+    validate.set_defaults(func=cmd_validate)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
