@@ -74,7 +74,9 @@ def _up_to_date(rock_dir: Path, digest: str) -> tuple[Path, str] | None:
 def _load(project: Project, version: str, path: Path, progress: Progress) -> str:
     image = f"{project.name}:{version}"
     source = f"oci-archive:{path}:{version}"
-    return docker_engine.ensure_image_from_oci(source, image, digest_of(str(path.stat().st_mtime_ns), str(path)), progress)
+    return docker_engine.ensure_image_from_oci(
+        source, image, digest_of(str(path.stat().st_mtime_ns), str(path)), progress
+    )
 
 
 def build_local(rock_dir: Path, progress: Progress, verbose: bool = False, force: bool = False) -> BuiltRock:
@@ -90,7 +92,11 @@ def build_local(rock_dir: Path, progress: Progress, verbose: bool = False, force
         image_id = _load(project, version, path, progress)
         return BuiltRock(project.name, version, path, f"{project.name}:{version}", image_id, reused=True)
 
-    build_base = base if project.effective_build_base == project.base else bases.ensure_base(project.effective_build_base, progress)
+    build_base = (
+        base
+        if project.effective_build_base == project.base
+        else bases.ensure_base(project.effective_build_base, progress)
+    )
     tool_image = buildenv.ensure_tool_image(build_base, progress)
     pebble_dir = buildenv.ensure_pebble(tool_image, progress)
     container = buildenv.build_container_for(project.name, rock_dir, tool_image, base, pebble_dir)
@@ -123,7 +129,9 @@ def build_with_rockcraft(rock_dir: Path, progress: Progress) -> BuiltRock:
         raise BuildError(f"rockcraft pack failed in {rock_dir} (exit {done.returncode})")
     version = project.version
     if version is None:
-        candidates = sorted(rock_dir.glob(f"{project.name}_*_{platform_label(project)}.rock"), key=lambda p: p.stat().st_mtime)
+        candidates = sorted(
+            rock_dir.glob(f"{project.name}_*_{platform_label(project)}.rock"), key=lambda p: p.stat().st_mtime
+        )
         if not candidates:
             raise BuildError(f"rockcraft pack wrote no {project.name}_*.rock in {rock_dir}")
         version = candidates[-1].name.split("_")[1]

@@ -58,7 +58,9 @@ def parser() -> argparse.ArgumentParser:
         prog="build.py",
         description="Build the project's rocks (OCI images) from rocks/*/rockcraft.yaml, with rockcraft or without it.",
     )
-    top.add_argument("--rocks-dir", type=Path, default=ROCKS_DIR, help="where the rock directories live (default: %(default)s)")
+    top.add_argument(
+        "--rocks-dir", type=Path, default=ROCKS_DIR, help="where the rock directories live (default: %(default)s)"
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     rocks = sub.add_parser(
@@ -73,15 +75,22 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     rocks.add_argument("names", nargs="*", help="rock names (directories under rocks/) or paths to rock directories")
-    rocks.add_argument("--builder", choices=("auto", "rockcraft", "local"), default="auto",
-                       help="auto: rockcraft if it is on PATH, else local (default: %(default)s)")
+    rocks.add_argument(
+        "--builder",
+        choices=("auto", "rockcraft", "local"),
+        default="auto",
+        help="auto: rockcraft if it is on PATH, else local (default: %(default)s)",
+    )
     rocks.add_argument("--verbose", "-v", action="store_true", help="show skipped steps and the build output")
     rocks.add_argument("--force", action="store_true", help="rebuild even when nothing changed since the last build")
     rocks.set_defaults(func=cmd_rocks)
 
     validate = sub.add_parser(
-        "validate", help="check rockcraft.yaml files as rockcraft does, without building",
-        description="Validate each named rock's rockcraft.yaml (default: all) and say whether the local builder can build it.",
+        "validate",
+        help="check rockcraft.yaml files as rockcraft does, without building",
+        description=(
+            "Validate each named rock's rockcraft.yaml (default: all) and say whether the local builder can build it."
+        ),
     )
     validate.add_argument("names", nargs="*", help="rock names or paths to rock directories")
     validate.set_defaults(func=cmd_validate)

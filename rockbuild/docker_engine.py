@@ -63,13 +63,6 @@ def ensure_image_from_oci(source: str, ref: str, source_digest: str, progress: P
     return loaded
 
 
-def remove_container_if_exists(name: str) -> None:
-    try:
-        client().containers.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass
-
-
 def host_ca_bundle() -> Path | None:
     for candidate in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
         if Path(candidate).is_file():

@@ -66,8 +66,14 @@ def _handle(line: str, progress: Progress, verbose: bool, result: dict[str, Any]
         result[kind] = data
 
 
-def run_parts(project: Project, container: BuildContainer, work_dir: Path, base_digest: str, progress: Progress,
-              verbose: bool = False) -> LifecycleResult:
+def run_parts(
+    project: Project,
+    container: BuildContainer,
+    work_dir: Path,
+    base_digest: str,
+    progress: Progress,
+    verbose: bool = False,
+) -> LifecycleResult:
     spec_path = work_dir / "rockbuild-spec.json"
     log = work_dir / "build.log"
     log.write_text("")
@@ -88,7 +94,9 @@ def run_parts(project: Project, container: BuildContainer, work_dir: Path, base_
             message = f"{err['brief']}" + (f"\n{err['details']}" if err.get("details") else "")
             message += f"\n{err['resolution']}" if err.get("resolution") else ""
             raise BuildError(f"parts lifecycle failed: {message}\nlast lines of {log}:\n{tail}") from exc
-        raise BuildError(f"parts lifecycle failed: {exc}\n{buffer.decode(errors='replace')}\nlast lines of {log}:\n{tail}") from exc
+        raise BuildError(
+            f"parts lifecycle failed: {exc}\n{buffer.decode(errors='replace')}\nlast lines of {log}:\n{tail}"
+        ) from exc
     version = result.get("result", {}).get("version") or project.version
     if not version:
         raise BuildError(f"part '{project.adopt_info}' did not set the version (`craftctl set version=...`)")

@@ -9,7 +9,14 @@ from rockbuild.errors import BuildError
 from rockbuild.project import Project
 
 GO_HINT = "for a Go toolchain use `build-packages: [golang-go]` with `build-environment: [{GOTOOLCHAIN: auto}]`"
-MACHINE_TO_DEB = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "ppc64le": "ppc64el", "s390x": "s390x", "riscv64": "riscv64"}
+MACHINE_TO_DEB = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "armhf",
+    "ppc64le": "ppc64el",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
 
 
 def host_architecture() -> str:
@@ -25,7 +32,9 @@ def unsupported(project: Project, source: str) -> list[str]:
                 f"{', '.join(sorted(SUITES))} with debootstrap); use one of those or build with rockcraft"
             )
     if project.package_repositories:
-        problems.append(f"{source}: package-repositories are not supported by the local builder yet; build with rockcraft")
+        problems.append(
+            f"{source}: package-repositories are not supported by the local builder yet; build with rockcraft"
+        )
     for name, part in project.parts.items():
         for key in ("stage-snaps", "build-snaps"):
             if part.get(key):

@@ -23,7 +23,9 @@ def build_time() -> datetime.datetime:
     return datetime.datetime.now(tz=datetime.UTC)
 
 
-def annotations(project: Project, version: str, created: datetime.datetime, base_digest: str | None) -> dict[str, str]:
+def image_annotations(
+    project: Project, version: str, created: datetime.datetime, base_digest: str | None
+) -> dict[str, str]:
     """Set both as config labels and as manifest annotations (`oci.py::set_annotations`)."""
     values = {
         "org.opencontainers.image.version": version,
@@ -38,8 +40,9 @@ def annotations(project: Project, version: str, created: datetime.datetime, base
     return values
 
 
-def control_metadata(project: Project, version: str, created: datetime.datetime, arch: str,
-                     base_digest: str | None) -> str:
+def control_metadata(
+    project: Project, version: str, created: datetime.datetime, arch: str, base_digest: str | None
+) -> str:
     data: dict[str, str] = {
         "name": project.name,
         "summary": project.summary,
@@ -73,7 +76,8 @@ def daemon_user_files(prime: Path, base_rootfs: Path | None, created: datetime.d
         if name == DAEMON_USER or uid == str(DAEMON_ID):
             raise ValueError(f"the image already has a user named {DAEMON_USER} or with UID {DAEMON_ID}")
     files = {
-        "etc/passwd": _ensure_newline(passwd) + f"{DAEMON_USER}:x:{DAEMON_ID}:{DAEMON_ID}::/var/lib/pebble/default:/usr/bin/false\n",
+        "etc/passwd": _ensure_newline(passwd)
+        + f"{DAEMON_USER}:x:{DAEMON_ID}:{DAEMON_ID}::/var/lib/pebble/default:/usr/bin/false\n",
         "etc/group": _ensure_newline(group) + f"{DAEMON_USER}:x:{DAEMON_ID}:\n",
     }
     shadow = _current("etc/shadow", prime, base_rootfs)

@@ -7,6 +7,8 @@ image config (entrypoint, environment, user, labels) and the manifest annotation
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ from rockbuild.errors import BuildError
 from rockbuild.local_support import host_architecture
 from rockbuild.progress import Progress
 from rockbuild.project import Project
+
+MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
 
 @dataclass
@@ -51,14 +55,18 @@ def config_args(project: Project, version: str, annotations: dict[str, str]) -> 
     return args
 
 
-def assemble(project: Project, version: str, base: BaseImage, prime: Path, work: Path, progress: Progress) -> ImageLayout:
+def assemble(
+    project: Project, version: str, base: BaseImage, prime: Path, work: Path, progress: Progress
+) -> ImageLayout:
     """Build the image as an OCI layout under `work`; return it."""
     commands.require_tool("umoci", "Run `make host` to install it.")
     image = ImageLayout(work / "oci", version)
     shutil.rmtree(image.dir, ignore_errors=True)
     shutil.copytree(base.oci_layout, image.dir)
-    commands.run(["umoci", "tag", "--image", base.oci_ref.replace(str(base.oci_layout), str(image.dir)), version],
-                 what="tag the base")
+    commands.run(
+        ["umoci", "tag", "--image", base.oci_ref.replace(str(base.oci_layout), str(image.dir)), version],
+        what="tag the base",
+    )
     commands.run(["umoci", "rm", "--image", f"{image.dir}:{base.tag}"], what="untag the base")
     links = base.dir_symlinks()
     created = metadata.build_time()
@@ -72,10 +80,15 @@ def assemble(project: Project, version: str, base: BaseImage, prime: Path, work:
             user_files = metadata.daemon_user_files(prime, base.rootfs, created)
         except ValueError as exc:
             raise BuildError(f"run-user {project.run_user}: {exc}") from exc
-        tarball = layers.write_files_layer({path: (text.encode(), 0o644) for path, text in user_files.items()},
-                                           work / "user.tar")
-        _add_layer(image, tarball, f"Add user {metadata.DAEMON_USER}:{metadata.DAEMON_ID} with group "
-                                   f"{metadata.DAEMON_USER}:{metadata.DAEMON_ID}")
+        tarball = layers.write_files_layer(
+            {path: (text.encode(), 0o644) for path, text in user_files.items()}, work / "user.tar"
+        )
+        _add_layer(
+            image,
+            tarball,
+            f"Add user {metadata.DAEMON_USER}:{metadata.DAEMON_ID} with group "
+            f"{metadata.DAEMON_USER}:{metadata.DAEMON_ID}",
+        )
 
     layer_yaml = pebble.layer_yaml(project)
     if layer_yaml is not None:
@@ -88,15 +101,39 @@ def assemble(project: Project, version: str, base: BaseImage, prime: Path, work:
 
     base_digest = base.digest
     control = metadata.control_metadata(project, version, created, host_architecture(), base_digest)
-    tarball = layers.write_files_layer({metadata.CONTROL_FILE: (control.encode(), 0o644)}, work / "control.tar",
-                                       dirs={".rock": 0o755})
+    tarball = layers.write_files_layer(
+        {metadata.CONTROL_FILE: (control.encode(), 0o644)}, work / "control.tar", dirs={".rock": 0o755}
+    )
     _add_layer(image, tarball, "rockbuild: control data")
 
-    annotations = metadata.annotations(project, version, created, base_digest)
-    commands.run(["umoci", "config", "--image", image.ref, *config_args(project, version, annotations)],
-                 what="set image config")
+    annotations = metadata.image_annotations(project, version, created, base_digest)
+    commands.run(
+        ["umoci", "config", "--image", image.ref, *config_args(project, version, annotations)], what="set image config"
+    )
+    add_manifest_media_type(image.dir)
     commands.run(["umoci", "gc", "--layout", str(image.dir)], what="umoci gc")
     return image
+
+
+def add_manifest_media_type(layout: Path) -> None:
+    """Give each manifest its `mediaType`, as rockcraft's manifests have; umoci 0.4 leaves it out.
+
+    The field is optional in the OCI spec but some registries and tools expect it. Adding it
+    changes the manifest's bytes, so the blob is rewritten and the index points at the new digest.
+    """
+    index_path = layout / "index.json"
+    index = json.loads(index_path.read_text())
+    for descriptor in index["manifests"]:
+        algorithm, _, hexdigest = descriptor["digest"].partition(":")
+        manifest = json.loads((layout / "blobs" / algorithm / hexdigest).read_text())
+        if "mediaType" in manifest:
+            continue
+        manifest = {"schemaVersion": manifest.pop("schemaVersion", 2), "mediaType": MANIFEST_MEDIA_TYPE, **manifest}
+        blob = json.dumps(manifest, separators=(",", ":")).encode()
+        new_hex = hashlib.sha256(blob).hexdigest()
+        (layout / "blobs" / "sha256" / new_hex).write_bytes(blob)
+        descriptor.update(digest=f"sha256:{new_hex}", size=len(blob), mediaType=MANIFEST_MEDIA_TYPE)
+    index_path.write_text(json.dumps(index, separators=(",", ":")))
 
 
 def export_archive(image: ImageLayout, out: Path) -> Path:
@@ -106,7 +143,14 @@ def export_archive(image: ImageLayout, out: Path) -> Path:
     partial.unlink(missing_ok=True)
     try:
         commands.run(
-            ["skopeo", "--insecure-policy", "copy", "--quiet", f"oci:{image.ref}", f"oci-archive:{partial}:{image.tag}"],
+            [
+                "skopeo",
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                f"oci:{image.ref}",
+                f"oci-archive:{partial}:{image.tag}",
+            ],
             what=f"export {out.name}",
         )
         partial.replace(out)

@@ -63,7 +63,12 @@ class RockPythonPlugin(PythonPlugin):
             'mkdir -p "$py_dir"\n'
             f"cat > \"$py_dir/sitecustomize.py\" <<'ROCK_SITECUSTOMIZE'\n{SITECUSTOMIZE}ROCK_SITECUSTOMIZE"
         )
-        return [refuse_absolute, *super().get_build_commands(), write_sitecustomize, 'rm "${CRAFT_PART_INSTALL}/pyvenv.cfg"']
+        return [
+            refuse_absolute,
+            *super().get_build_commands(),
+            write_sitecustomize,
+            'rm "${CRAFT_PART_INSTALL}/pyvenv.cfg"',
+        ]
 
 
 def emit(kind: str, payload: Any) -> None:
@@ -97,20 +102,28 @@ def run(spec: dict[str, Any]) -> None:
         build_base=spec["build_base"],
         rootfs_dir=spec["base_layer_dir"],
     )
-    if uses_packages(spec["parts"]):
+    actions = lcm.plan(Step.PRIME)
+    if uses_packages(spec["parts"]) and any(a.action_type != ActionType.SKIP for a in actions):
+        # Only when there is work to do: an unchanged project needs no package lists.
         emit("note", "refreshing package lists")
         lcm.refresh_packages_list()
-    actions = lcm.plan(Step.PRIME)
+        actions = lcm.plan(Step.PRIME)
     started = time.monotonic()
     with open(spec["log"], "a") as log, lcm.action_executor() as ctx:
         for action in actions:
             if action.action_type == ActionType.SKIP:
                 emit("step", {"part": action.part_name, "step": action.step.name.lower(), "action": "skip"})
                 continue
-            emit("step", {"part": action.part_name, "step": action.step.name.lower(), "action": action.action_type.name.lower()})
+            emit(
+                "step",
+                {"part": action.part_name, "step": action.step.name.lower(), "action": action.action_type.name.lower()},
+            )
             print(f"==> {action}", file=log, flush=True)
             ctx.execute(action, stdout=log, stderr=log)
-    emit("result", {"version": lcm.project_info.get_project_var("version"), "seconds": round(time.monotonic() - started, 1)})
+    emit(
+        "result",
+        {"version": lcm.project_info.get_project_var("version"), "seconds": round(time.monotonic() - started, 1)},
+    )
 
 
 def main() -> int:

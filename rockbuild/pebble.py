@@ -27,14 +27,10 @@ def hidden_part(version: str, binary_dir_in_container: str) -> dict[str, Any]:
         "plugin": "nil",
         "override-build": (
             f"# pebble {version}, built from source by the local builder\n"
-            f"install -D -m 0755 {binary_dir_in_container}/pebble \"$CRAFT_PART_INSTALL/{BINARY}\""
+            f'install -D -m 0755 {binary_dir_in_container}/pebble "$CRAFT_PART_INSTALL/{BINARY}"'
         ),
         "stage": [BINARY],
-        "override-prime": (
-            "craftctl default\n"
-            f"mkdir -p {LAYERS_DIR}\n"
-            "chmod 777 var/lib/pebble/default"
-        ),
+        "override-prime": (f"craftctl default\nmkdir -p {LAYERS_DIR}\nchmod 777 var/lib/pebble/default"),
     }
 
 

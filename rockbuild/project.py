@@ -136,8 +136,12 @@ class Project(_Model):
     version: str | None = Field(default=None, max_length=32)
     summary: str
     description: str
-    base: Literal["bare", "ubuntu@20.04", "ubuntu@22.04", "ubuntu@24.04", "ubuntu@25.10", "ubuntu@26.04", "ubuntu@26.10"]
-    build_base: Literal["ubuntu@20.04", "ubuntu@22.04", "ubuntu@24.04", "ubuntu@25.10", "ubuntu@26.04", "devel"] | None = None
+    base: Literal[
+        "bare", "ubuntu@20.04", "ubuntu@22.04", "ubuntu@24.04", "ubuntu@25.10", "ubuntu@26.04", "ubuntu@26.10"
+    ]
+    build_base: (
+        Literal["ubuntu@20.04", "ubuntu@22.04", "ubuntu@24.04", "ubuntu@25.10", "ubuntu@26.04", "devel"] | None
+    ) = None
     platforms: dict[str, Platform | None]
     contact: str | list[str] | None = None
     issues: str | list[str] | None = None
@@ -190,9 +194,7 @@ class Project(_Model):
             if label in ("*", "any") or "/" in label:
                 raise ValueError(f"'{label}' is not a valid platform name")
             if platform is None and label not in ARCHITECTURES:
-                raise ValueError(
-                    f"platform '{label}' is not an architecture, so it needs 'build-on' and 'build-for'"
-                )
+                raise ValueError(f"platform '{label}' is not an architecture, so it needs 'build-on' and 'build-for'")
         return value
 
     @field_validator("parts")
@@ -208,7 +210,9 @@ class Project(_Model):
             try:
                 craft_parts.validate_part(dict(spec))
             except pydantic.ValidationError as exc:
-                problems += [f"{name}.{_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+                for err in exc.errors():
+                    where = ".".join([name, _loc(err["loc"])]).rstrip(".")
+                    problems.append(f"{where}: {str(err['msg']).removeprefix('Value error, ')}")
             except ValueError as exc:  # e.g. "plugin not registered: 'x'"
                 problems.append(f"{name}: {exc}")
             for dependency in spec.get("after") or []:

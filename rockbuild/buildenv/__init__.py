@@ -8,6 +8,7 @@ build-packages installed once stay installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -29,8 +30,20 @@ PEBBLE_VERSION = "v1.32.1"
 CA_IN_CONTAINER = "/rockbuild/ca.crt"
 # Settings a user may have for reaching package indexes through their own mirror or proxy.
 PASSTHROUGH_ENV = (
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "GOPROXY", "GOSUMDB", "GONOSUMDB",
-    "GOPRIVATE", "GOFLAGS", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "GOPROXY",
+    "GOSUMDB",
+    "GONOSUMDB",
+    "GOPRIVATE",
+    "GOFLAGS",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
 )
 
 
@@ -68,8 +81,12 @@ def _run_once(image: str, script: str, volumes: dict[str, dict[str, str]], log: 
     """Run `script` in a throw-away container of `image`; fail with the log's tail."""
     engine = docker_engine.client()
     container = engine.containers.run(
-        image, ["bash", "-c", script], detach=True, network_mode="host",
-        volumes={**_ca_volume(), **volumes}, environment=container_env(),
+        image,
+        ["bash", "-c", script],
+        detach=True,
+        network_mode="host",
+        volumes={**_ca_volume(), **volumes},
+        environment=container_env(),
     )
     try:
         code = _stream_and_wait(container, log)
@@ -95,7 +112,10 @@ def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
     logs = cache_root() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     container = engine.containers.run(
-        base.docker_image, ["bash", "/rockbuild-setup/setup-tools.sh"], detach=True, network_mode="host",
+        base.docker_image,
+        ["bash", "/rockbuild-setup/setup-tools.sh"],
+        detach=True,
+        network_mode="host",
         volumes={**_ca_volume(), str(HERE): {"bind": "/rockbuild-setup", "mode": "ro"}},
         environment=container_env(),
     )
@@ -127,14 +147,16 @@ def ensure_pebble(tool_image: str, progress: Progress) -> Path:
     script = (
         "set -e; export GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw; "
         f"src=$(go mod download -json github.com/canonical/pebble@{PEBBLE_VERSION} "
-        "| sed -n 's/^[[:space:]]*\"Dir\": \"\\(.*\\)\",$/\\1/p'); "
+        '| sed -n \'s/^[[:space:]]*"Dir": "\\(.*\\)",$/\\1/p\'); '
         "cd \"$src\" && go build -trimpath -ldflags='-s -w' -o /out/pebble ./cmd/pebble; "
         "/out/pebble version --client"
     )
     _run_once(
-        tool_image, script,
+        tool_image,
+        script,
         {str(go_cache): {"bind": "/go", "mode": "rw"}, str(staging): {"bind": "/out", "mode": "rw"}},
-        cache_root() / "logs" / "pebble.log", "building Pebble",
+        cache_root() / "logs" / "pebble.log",
+        "building Pebble",
     )
     staging.rename(out_dir)
     return out_dir
@@ -173,9 +195,14 @@ class BuildContainer:
                 Path(host).mkdir(parents=True, exist_ok=True)
             pip_conf = f"[ -f {CA_IN_CONTAINER} ] && printf '[global]\\ncert = {CA_IN_CONTAINER}\\n' > /etc/pip.conf; "
             container = engine.containers.create(
-                self.tool_image, ["bash", "-c", pip_conf + "exec sleep infinity"], name=self.name,
-                network_mode="host", volumes=self._volumes(), environment=container_env(),
-                cap_add=["SYS_ADMIN"], devices=["/dev/fuse:/dev/fuse"] if Path("/dev/fuse").exists() else [],
+                self.tool_image,
+                ["bash", "-c", pip_conf + "exec sleep infinity"],
+                name=self.name,
+                network_mode="host",
+                volumes=self._volumes(),
+                environment=container_env(),
+                cap_add=["SYS_ADMIN"],
+                devices=["/dev/fuse:/dev/fuse"] if Path("/dev/fuse").exists() else [],
                 labels={"rockbuild": "build-container", "rockbuild.rock": self.rock},
             )
         if container.status != "running":
@@ -191,13 +218,13 @@ class BuildContainer:
             raise BuildError(f"`{shlex.join(argv)}` failed in build container {self.name} (exit {code})")
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             docker_engine.client().containers.get(self.name).stop(timeout=2)
-        except docker.errors.NotFound:
-            pass
 
 
-def build_container_for(rock: str, project_dir: Path, tool_image: str, base: BaseImage, pebble_dir: Path) -> BuildContainer:
+def build_container_for(
+    rock: str, project_dir: Path, tool_image: str, base: BaseImage, pebble_dir: Path
+) -> BuildContainer:
     root = cache_root()
     mounts = {
         str(project_dir.resolve()): "/project",
@@ -211,4 +238,6 @@ def build_container_for(rock: str, project_dir: Path, tool_image: str, base: Bas
     }
     read_only = {"/rockbuild/pebble", "/rockbuild/src/rockbuild", "/rockbuild/base"}
     key = digest_of(tool_image, repr(sorted(mounts.items())), repr(sorted(_ca_volume())))
-    return BuildContainer(name=f"rockbuild-{rock}-{key}", rock=rock, tool_image=tool_image, mounts=mounts, read_only=read_only)
+    return BuildContainer(
+        name=f"rockbuild-{rock}-{key}", rock=rock, tool_image=tool_image, mounts=mounts, read_only=read_only
+    )

@@ -34,8 +34,15 @@ GOOD: dict[str, dict[str, Any]] = {
         run_user="_daemon_",
         environment={"A": "b"},
         services={
-            "web": {**SERVICE, "startup": "enabled", "on-failure": "restart", "backoff-factor": 1.5,
-                    "environment": {"X": "1"}, "after": ["other"], "user-id": 584792},
+            "web": {
+                **SERVICE,
+                "startup": "enabled",
+                "on-failure": "restart",
+                "backoff-factor": 1.5,
+                "environment": {"X": "1"},
+                "after": ["other"],
+                "user-id": 584792,
+            },
             "other": SERVICE,
         },
         checks={
@@ -70,26 +77,41 @@ BAD: dict[str, tuple[dict[str, Any], str]] = {
     "service without override": (variant(services={"s": {"command": "x"}}), "services.s.override: required"),
     "service without command": (variant(services={"s": {"override": "replace"}}), "services.s.command: required"),
     "service with pebble's workload key": (
-        variant(services={"s": {**SERVICE, "workload": "w"}}), "services.s.workload: unknown key"),
+        variant(services={"s": {**SERVICE, "workload": "w"}}),
+        "services.s.workload: unknown key",
+    ),
     "service with bad on-failure": (
-        variant(services={"s": {**SERVICE, "on-failure": "explode"}}), "services.s.on-failure"),
+        variant(services={"s": {**SERVICE, "on-failure": "explode"}}),
+        "services.s.on-failure",
+    ),
     "backoff-factor below 1": (
-        variant(services={"s": {**SERVICE, "backoff-factor": 0.5}}), "services.s.backoff-factor"),
+        variant(services={"s": {**SERVICE, "backoff-factor": 0.5}}),
+        "services.s.backoff-factor",
+    ),
     "check with two kinds": (
         variant(checks={"c": {"override": "replace", "tcp": {"port": 1}, "http": {"url": "http://x/"}}}),
-        "exactly one of http, tcp or exec"),
+        "exactly one of http, tcp or exec",
+    ),
     "check with pebble's startup key": (
         variant(checks={"c": {"override": "replace", "startup": "enabled", "tcp": {"port": 1}}}),
-        "checks.c.startup: unknown key"),
+        "checks.c.startup: unknown key",
+    ),
     "tcp port out of range": (
-        variant(checks={"c": {"override": "replace", "tcp": {"port": 70000}}}), "checks.c.tcp.port"),
+        variant(checks={"c": {"override": "replace", "tcp": {"port": 70000}}}),
+        "checks.c.tcp.port",
+    ),
     "unknown architecture": (variant(platforms={"amd65": None}), "not an architecture"),
     "platform building for two architectures": (
-        variant(platforms={"x": {"build-on": ["amd64"], "build-for": ["amd64", "arm64"]}}), "exactly one architecture"),
+        variant(platforms={"x": {"build-on": ["amd64"], "build-for": ["amd64", "arm64"]}}),
+        "exactly one architecture",
+    ),
     "unknown part key": (with_part(plugin="nil", stage_packagez=["x"]), "parts: p.stage-packagez"),
     "unknown plugin": (with_part(plugin="nope"), "plugin not registered"),
     "python part without source": (with_part(plugin="python"), "p.source"),
-    "user-defined pebble part": (variant(parts={"pebble": {"plugin": "nil"}}), "Cannot change the default 'pebble' part"),
+    "user-defined pebble part": (
+        variant(parts={"pebble": {"plugin": "nil"}}),
+        "Cannot change the default 'pebble' part",
+    ),
     "version with a space": (variant(version="1 0"), "version: must start and end"),
     "environment with interpolation": (variant(environment={"P": "$PATH:/x"}), "uses '$'"),
     "entrypoint-service without that service": (variant(entrypoint_service="ghost"), "'ghost', which is not a service"),
