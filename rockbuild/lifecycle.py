@@ -100,4 +100,7 @@ def run_parts(
     version = result.get("result", {}).get("version") or project.version
     if not version:
         raise BuildError(f"part '{project.adopt_info}' did not set the version (`craftctl set version=...`)")
-    return LifecycleResult(prime=work_dir / "prime", version=version, log=log)
+    prime = work_dir / "prime"
+    if not prime.is_dir() or not any(prime.iterdir()):
+        raise BuildError(f"the parts lifecycle ended without a prime directory at {prime}; see {log}")
+    return LifecycleResult(prime=prime, version=version, log=log)

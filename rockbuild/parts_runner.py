@@ -79,12 +79,9 @@ def uses_packages(parts: dict[str, Any]) -> bool:
     return any(p.get("stage-packages") or p.get("build-packages") or p.get("overlay-packages") for p in parts.values())
 
 
-def run(spec: dict[str, Any]) -> None:
-    os.chdir(spec["project_dir"])  # local sources are relative to the project, as in rockcraft
-    craft_parts.Features(enable_overlay=True)
-    craft_parts.plugins.register({"python": RockPythonPlugin})
+def lifecycle_manager(spec: dict[str, Any]) -> LifecycleManager:
     base_hash = spec.get("base_layer_hash")
-    lcm = LifecycleManager(
+    return LifecycleManager(
         {"parts": spec["parts"]},
         application_name="rockcraft",
         cache_dir=spec["cache_dir"],
@@ -102,10 +99,19 @@ def run(spec: dict[str, Any]) -> None:
         build_base=spec["build_base"],
         rootfs_dir=spec["base_layer_dir"],
     )
+
+
+def run(spec: dict[str, Any]) -> None:
+    os.chdir(spec["project_dir"])  # local sources are relative to the project, as in rockcraft
+    craft_parts.Features(enable_overlay=True)
+    craft_parts.plugins.register({"python": RockPythonPlugin})
+    lcm = lifecycle_manager(spec)
     actions = lcm.plan(Step.PRIME)
     if uses_packages(spec["parts"]) and any(a.action_type != ActionType.SKIP for a in actions):
-        # Only when there is work to do: an unchanged project needs no package lists.
+        # Package lists are refreshed only when there is work to do, and before planning, as
+        # craft-parts asks; a manager plans once (it records planned steps as done), so make anew.
         emit("note", "refreshing package lists")
+        lcm = lifecycle_manager(spec)
         lcm.refresh_packages_list()
         actions = lcm.plan(Step.PRIME)
     started = time.monotonic()
