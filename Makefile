@@ -26,7 +26,7 @@ rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILD
 
 test: host venv ## unit tests, then image tests (they build the images they need)
 	$(PY) -m pytest tests/unit
-	$(PY) -m pytest tests/image
+	ROCKBUILD_REQUIRE_DOCKER=1 $(PY) -m pytest tests/image
 
 test-unit: venv ## unit tests only (no Docker needed)
 	$(PY) -m pytest tests/unit

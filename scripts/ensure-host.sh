@@ -3,7 +3,9 @@
 # there. Supported: Debian 12 (bookworm) and Ubuntu, as root. Anywhere else it lists what is missing.
 set -euo pipefail
 
-need_cmds=(docker dockerd skopeo umoci debootstrap)
+need_cmds=(docker dockerd skopeo umoci debootstrap redis-server)
+# The image tests start their own PostgreSQL and Redis on loopback; the packages only provide them.
+pg_bin_glob='/usr/lib/postgresql/*/bin/initdb'
 ubuntu_keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg
 debootstrap_noble=/usr/share/debootstrap/scripts/noble
 
@@ -14,6 +16,7 @@ missing() {
   for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || out+=("$c"); done
   [ -f "$ubuntu_keyring" ] || out+=("ubuntu-keyring")
   [ -e "$debootstrap_noble" ] || out+=("debootstrap with a 'noble' script")
+  compgen -G "$pg_bin_glob" >/dev/null || out+=("postgresql (initdb, with pg_trgm and unaccent)")
   printf '%s\n' "${out[@]:-}"
 }
 
@@ -24,7 +27,14 @@ install_packages() {
     apt-get update -qq
     mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/rockbuild-updated
   fi
-  apt-get install -y -qq --no-install-recommends docker.io skopeo umoci python3-venv ca-certificates >/dev/null
+  # Package scripts must not start the distribution's own PostgreSQL or Redis services.
+  local added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added_policy=1
+  fi
+  apt-get install -y -qq --no-install-recommends docker.io skopeo umoci python3-venv ca-certificates \
+    postgresql redis-server >/dev/null
+  [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
   if [ "${ID}" = debian ] && [ "${VERSION_CODENAME}" = bookworm ]; then
     # bookworm's own debootstrap has no 'noble' script and main has no ubuntu-keyring.
     if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then

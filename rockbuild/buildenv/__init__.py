@@ -9,9 +9,11 @@ build-packages installed once stay installed.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shlex
 import shutil
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from rockbuild.progress import Progress
 HERE = Path(__file__).parent
 SOURCE_ROOT = HERE.parent.parent  # the directory that holds the rockbuild package
 PEBBLE_VERSION = "v1.32.1"
+TOOL_IMAGE_RECIPE = "2"  # bump when ensure_tool_image changes how the image is made
 CA_IN_CONTAINER = "/rockbuild/ca.crt"
 # Settings a user may have for reaching package indexes through their own mirror or proxy.
 PASSTHROUGH_ENV = (
@@ -100,31 +103,51 @@ def _tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _archive(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(content), 0o755
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _setup_env_script(ca_path: str | None) -> bytes:
+    """Exports for the setup run. They live in a script, not in the container's config, so that
+    neither the CA bundle's path nor the user's proxy settings are committed into the tool image."""
+    env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
+    if ca_path:
+        env.update({key: ca_path for key in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO")})
+    return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items()).encode()
+
+
 def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
     """The build-tool image for `base`, made once per base and tool set."""
-    requirements = (HERE / "requirements.txt").read_text()
-    setup = (HERE / "setup-tools.sh").read_text()
-    ref = f"rockbuild-tools:{base.tag}-{digest_of(base.digest, requirements, setup)}"
+    requirements = (HERE / "requirements.txt").read_bytes()
+    setup = (HERE / "setup-tools.sh").read_bytes()
+    ref = f"rockbuild-tools:{base.tag}-{digest_of(TOOL_IMAGE_RECIPE, base.digest, requirements, setup)}"
     if docker_engine.image_id(ref):
         return ref
     progress.say("build environment", f"make {ref} (once per machine)")
-    engine = docker_engine.client()
-    logs = cache_root() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    container = engine.containers.run(
-        base.docker_image,
-        ["bash", "/rockbuild-setup/setup-tools.sh"],
-        detach=True,
-        network_mode="host",
-        volumes={**_ca_volume(), str(HERE): {"bind": "/rockbuild-setup", "mode": "ro"}},
-        environment=container_env(),
-    )
+    bundle = ca_bundle()
+    files = {"setup-tools.sh": setup, "requirements.txt": requirements}
+    if bundle:
+        files["ca.crt"] = bundle.read_bytes()
+    files["env.sh"] = _setup_env_script("/rockbuild-setup/ca.crt" if bundle else None)
+    script = ". /rockbuild-setup/env.sh && bash /rockbuild-setup/setup-tools.sh && rm -rf /rockbuild-setup"
+    # No volumes and no environment: `docker commit` would keep both in the image's config.
+    container = docker_engine.client().containers.create(base.docker_image, ["bash", "-c", script], network_mode="host")
     try:
-        log = logs / "tool-image.log"
+        container.put_archive("/", _archive({f"rockbuild-setup/{name}": data for name, data in files.items()}))
+        container.start()
+        log = cache_root() / "logs" / "tool-image.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
         code = _stream_and_wait(container, log)
         if code != 0:
             raise BuildError(f"making the build-tool image failed (exit {code}); last lines of {log}:\n{_tail(log)}")
-        container.commit(repository=ref.split(":")[0], tag=ref.split(":")[1])
+        repository, tag = ref.split(":")
+        container.commit(repository=repository, tag=tag, changes=["CMD [\"bash\"]"])
     finally:
         container.remove(force=True)
     return ref
