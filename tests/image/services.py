@@ -1,0 +1,131 @@
+"""Real PostgreSQL and Redis for the image tests, started on loopback in temporary directories."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_USER = "indico"
+PG_PASSWORD = "indico-test-password"  # a throw-away server on loopback, removed after the tests
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@dataclass
+class Postgres:
+    port: int
+    data: Path
+    process: subprocess.Popen[bytes]
+    bin: Path
+
+    def uri(self, database: str) -> str:
+        return f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        done = subprocess.run(
+            [*self._as_postgres(), str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-d", database,
+             "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
+            check=True, capture_output=True, text=True,
+        )
+        return done.stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        self.psql(f'CREATE DATABASE "{name}" OWNER {PG_USER}')
+        return self.uri(name)
+
+    @staticmethod
+    def _as_postgres() -> list[str]:
+        return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @classmethod
+    def start(cls, base: Path) -> Postgres:
+        pg_bin = postgres_bin()
+        if pg_bin is None:
+            raise RuntimeError("PostgreSQL is not installed (`make host` installs it)")
+        data = base / "pgdata"
+        data.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(base, "postgres")
+            shutil.chown(data, "postgres")
+        run_as = cls._as_postgres()
+        subprocess.run([*run_as, str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                        "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+        port = free_port()
+        process = subprocess.Popen(
+            [*run_as, str(pg_bin / "postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
+             "-c", f"unix_socket_directories={data}", "-c", "max_connections=200", "-c", "fsync=off"],
+            stdout=subprocess.DEVNULL, stderr=open(base / "postgres.log", "wb"),  # noqa: SIM115
+        )
+        server = cls(port=port, data=data, process=process, bin=pg_bin)
+        wait_port(port)
+        for _ in range(50):  # the port opens slightly before connections are accepted
+            try:
+                server.psql("SELECT 1")
+                break
+            except subprocess.CalledProcessError:
+                time.sleep(0.2)
+        server.psql(f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_PASSWORD}'")
+        return server
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@dataclass
+class Redis:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, base: Path) -> Redis:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (`make host` installs it)")
+        port = free_port()
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(base)],
+            stdout=open(base / "redis.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
+        wait_port(port)
+        return cls(port=port, process=process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
