@@ -147,7 +147,7 @@ def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
         if code != 0:
             raise BuildError(f"making the build-tool image failed (exit {code}); last lines of {log}:\n{_tail(log)}")
         repository, tag = ref.split(":")
-        container.commit(repository=repository, tag=tag, changes=["CMD [\"bash\"]"])
+        container.commit(repository=repository, tag=tag, changes=['CMD ["bash"]'])
     finally:
         container.remove(force=True)
     return ref

@@ -48,9 +48,24 @@ class Postgres:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         done = subprocess.run(
-            [*self._as_postgres(), str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-d", database,
-             "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-            check=True, capture_output=True, text=True,
+            [
+                *self._as_postgres(),
+                str(self.bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAt",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return done.stdout.strip()
 
@@ -73,13 +88,42 @@ class Postgres:
             shutil.chown(base, "postgres")
             shutil.chown(data, "postgres")
         run_as = cls._as_postgres()
-        subprocess.run([*run_as, str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *run_as,
+                str(pg_bin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
+        )
         port = free_port()
         process = subprocess.Popen(
-            [*run_as, str(pg_bin / "postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
-             "-c", f"unix_socket_directories={data}", "-c", "max_connections=200", "-c", "fsync=off"],
-            stdout=subprocess.DEVNULL, stderr=open(base / "postgres.log", "wb"),  # noqa: SIM115
+            [
+                *run_as,
+                str(pg_bin / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={data}",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         server = cls(port=port, data=data, process=process, bin=pg_bin)
         wait_port(port)
@@ -116,9 +160,21 @@ class Redis:
             raise RuntimeError("redis-server is not installed (`make host` installs it)")
         port = free_port()
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(base)],
-            stdout=open(base / "redis.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(base),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_port(port)
         return cls(port=port, process=process)

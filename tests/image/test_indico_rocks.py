@@ -1,0 +1,295 @@
+"""The runtime contract of the indico and indico-nginx rocks, against real PostgreSQL and Redis.
+
+Both images run with --network host, as the containers of one Kubernetes pod share a network
+namespace. Every server listens on loopback only (INDICO_LISTEN_ADDRESS / NGINX_LISTEN_ADDRESS).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.models.containers
+import pytest
+
+from rockbuild import builder
+from rockbuild.builder import BuiltRock
+from rockbuild.cli import ROCKS_DIR
+from tests.image.conftest import exec_text, wait_for
+from tests.image.services import Postgres, Redis
+
+SITE = "localhost:8080"  # Indico routes by Host: requests must name its BASE_URL's host
+NGINX = "http://127.0.0.1:8080"
+UWSGI = "http://127.0.0.1:8081"
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def get(url: str, host: str | None = SITE, timeout: float = 10) -> Response:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with OPENER.open(request, timeout=timeout) as response:
+            return Response(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, dict(error.headers), error.read())
+
+
+@pytest.fixture(scope="session")
+def rocks(docker_client: docker.DockerClient) -> dict[str, BuiltRock]:
+    return {name: builder.build(ROCKS_DIR / name, "auto") for name in ("indico", "indico-nginx")}
+
+
+@pytest.fixture(scope="session")
+def backing_services() -> Iterator[tuple[Postgres, Redis]]:
+    with tempfile.TemporaryDirectory(prefix="indico-image-tests-") as tmp:
+        base = Path(tmp)
+        base.chmod(0o755)
+        postgres = Postgres.start(base / "pg")
+        redis = Redis.start(base)
+        try:
+            yield postgres, redis
+        finally:
+            redis.stop()
+            postgres.stop()
+
+
+def indico_env(postgres: Postgres, redis: Redis, database: str) -> dict[str, str]:
+    return {
+        "INDICO_DB_URI": postgres.create_database(database),
+        "INDICO_REDIS_URL": redis.url,
+        "INDICO_SECRET_KEY": uuid.uuid4().hex * 2,
+        "INDICO_BASE_URL": f"http://{SITE}",
+        "INDICO_LISTEN_ADDRESS": "127.0.0.1",
+        "UWSGI_PROCESSES": "2",
+        "CELERY_CONCURRENCY": "1",
+    }
+
+
+@dataclass
+class App:
+    indico: docker.models.containers.Container
+    nginx: docker.models.containers.Container
+    env: dict[str, str]
+    postgres: Postgres
+
+
+@pytest.fixture(scope="module")
+def app(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing_services: tuple[Postgres, Redis]
+) -> Iterator[App]:
+    postgres, redis = backing_services
+    env = indico_env(postgres, redis, "indico_contract")
+    indico = docker_client.containers.run(rocks["indico"].image, detach=True, network_mode="host", environment=env)
+    nginx = docker_client.containers.run(
+        rocks["indico-nginx"].image, detach=True, network_mode="host", environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"}
+    )
+    try:
+        wait_for(lambda: get(f"{NGINX}/bootstrap").status == 200, 240, "Indico to answer through NGINX")
+        yield App(indico, nginx, env, postgres)
+    finally:
+        indico.remove(force=True)
+        nginx.remove(force=True)
+
+
+def logs(container: docker.models.containers.Container) -> str:
+    return str(container.logs().decode(errors="replace"))
+
+
+@pytest.mark.parametrize("base", [UWSGI, NGINX], ids=["uwsgi-8081", "nginx-8080"])
+def test_root_redirects_to_bootstrap_which_answers(app: App, base: str) -> None:
+    root = get(f"{base}/")
+    assert root.status == 302
+    assert root.headers["Location"].endswith("/bootstrap")
+    assert get(f"{base}/bootstrap").status == 200
+
+
+def test_another_host_is_not_served(app: App) -> None:
+    assert get(f"{UWSGI}/bootstrap", host="other.example:8080").status == 404
+
+
+def test_static_files_are_served_by_nginx_and_never_reach_uwsgi(app: App) -> None:
+    via_nginx, via_uwsgi = uuid.uuid4().hex, uuid.uuid4().hex
+    response = get(f"{NGINX}/images/indico.ico?probe={via_nginx}")
+    assert response.status == 200 and len(response.body) > 0
+    assert response.headers["Cache-Control"] == "public, max-age=86400"
+    assert get(f"{UWSGI}/images/indico.ico?probe={via_uwsgi}").status == 200
+    # uWSGI logs every request it serves: the direct one shows up, the one NGINX served does not.
+    wait_for(lambda: via_uwsgi in logs(app.indico), 10, "uWSGI to log the direct request")
+    assert via_nginx not in logs(app.indico)
+    assert via_nginx in logs(app.nginx)
+
+
+def test_bundles_are_cached_long(app: App) -> None:
+    page = get(f"{NGINX}/bootstrap").body.decode()
+    bundle = re.search(r'src="(/dist/[^"?]+\.js)', page)
+    assert bundle, "the bootstrap page links a /dist bundle"
+    response = get(f"{NGINX}{bundle.group(1)}")
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_nginx_health_headers_status_and_exporter(app: App) -> None:
+    health = get(f"{NGINX}/health", host=None)
+    assert health.status == 204
+    assert health.headers["Server"] == "nginx", "server_tokens off: no version"
+    assert health.headers["X-Content-Type-Options"] == "nosniff"
+    assert health.headers["X-Frame-Options"] == "SAMEORIGIN"
+    status = get("http://127.0.0.1:9080/stub_status", host=None)
+    assert status.status == 200 and b"Active connections" in status.body
+    assert get("http://127.0.0.1:9080/", host=None).status == 404
+    metrics = get("http://127.0.0.1:9113/metrics", host=None).body.decode()
+    assert re.search(r"^nginx_up 1$", metrics, re.MULTILINE)
+
+
+def test_proxy_passes_host_and_forwarded_headers(app: App) -> None:
+    # Indico builds absolute URLs from the forwarded host: a wrong Host would give 404 (see above).
+    assert get(f"{NGINX}/bootstrap", host=SITE).status == 200
+    assert get(f"{NGINX}/bootstrap", host="other.example:8080").status == 404
+
+
+def test_uwsgi_pushes_stats_to_the_statsd_exporter(app: App) -> None:
+    for _ in range(5):
+        get(f"{UWSGI}/bootstrap")
+
+    def pushed() -> bool:
+        metrics = get("http://127.0.0.1:9102/metrics", host=None).body.decode()
+        return bool(re.search(r"^indico_worker_\d+_requests \d+", metrics, re.MULTILINE))
+
+    wait_for(pushed, 60, "uWSGI's request counters on :9102")
+
+
+def test_celery_worker_runs_a_task_sent_through_redis(app: App) -> None:
+    sent = exec_text(app.indico, ["indico", "celery", "call", "heartbeat"]).strip().splitlines()[-1]
+    assert re.fullmatch(r"[0-9a-f-]{36}", sent), sent
+    wait_for(lambda: f"Task heartbeat[{sent}] succeeded" in logs(app.indico), 60, "the worker to run the task")
+    services = exec_text(app.indico, ["pebble", "services"])
+    assert re.search(r"^celery-beat\s+enabled\s+active", services, re.MULTILINE)
+    assert "beat: Starting..." in logs(app.indico)
+
+
+@pytest.mark.parametrize("which", ["indico", "nginx"])
+def test_every_process_runs_as_a_non_root_user(app: App, which: str) -> None:
+    container = getattr(app, which)
+    processes = container.top(ps_args="-o pid,uid,args")["Processes"]
+    assert len(processes) >= 3
+    assert all(uid != "0" for _pid, uid, _args in processes), processes
+
+
+@pytest.mark.parametrize("which", ["indico", "nginx"])
+def test_pebble_checks_are_up(app: App, which: str) -> None:
+    container = getattr(app, which)
+
+    def all_up() -> bool:
+        rows = exec_text(container, ["pebble", "checks"]).splitlines()[1:]
+        return bool(rows) and all(row.split()[3] == "up" for row in rows)
+
+    wait_for(all_up, 60, f"every check of {which} to be up")
+
+
+def main_pid(container: docker.models.containers.Container, pattern: str) -> str:
+    """The host PID of the service process Pebble started (a direct child of Pebble)."""
+    rows = container.top(ps_args="-o pid,ppid,args")["Processes"]
+    pebble_pid = next(pid for pid, _ppid, args in rows if args.startswith("/usr/bin/pebble"))
+    return str(next(pid for pid, ppid, args in rows if ppid == pebble_pid and re.search(pattern, args)))
+
+
+@pytest.mark.parametrize(
+    ("which", "pattern", "url"),
+    [("indico", r"uwsgi --ini", f"{UWSGI}/bootstrap"), ("nginx", r"nginx: master", f"{NGINX}/bootstrap")],
+)
+def test_pebble_restarts_a_killed_service(app: App, which: str, pattern: str, url: str) -> None:
+    container = getattr(app, which)
+    before = main_pid(container, pattern)
+    os.kill(int(before), signal.SIGKILL)  # `docker top` gives host PIDs: kill the process from outside
+    wait_for(lambda: main_pid(container, pattern) != before, 60, f"Pebble to restart {which}")
+    wait_for(lambda: get(url).status == 200, 120, f"{url} to answer again")
+
+
+def test_a_missing_setting_is_reported_by_name(rocks: dict[str, BuiltRock], run_container: Any) -> None:
+    container = run_container(
+        rocks["indico"].image,
+        environment={"INDICO_BASE_URL": f"http://{SITE}", "INDICO_LISTEN_ADDRESS": "127.0.0.2"},
+    )
+    expected = "indico-start web: missing required environment variable(s): INDICO_DB_URI INDICO_SECRET_KEY"
+    wait_for(lambda: expected in logs(container), 30, "the missing settings to be named in the logs")
+    assert 'Service "indico" stopped unexpectedly with code 64' in logs(container)
+
+
+def test_concurrent_migrations_are_serialised(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing_services: tuple[Postgres, Redis]
+) -> None:
+    postgres, redis = backing_services
+    env = indico_env(postgres, redis, "indico_concurrent")
+    results: list[tuple[int, str]] = []
+
+    def migrate() -> None:
+        container = docker_client.containers.run(
+            rocks["indico"].image,
+            ["exec", "/usr/local/bin/indico-start", "migrate"],
+            detach=True,
+            network_mode="host",
+            environment=env,
+        )
+        try:
+            code = container.wait(timeout=300)["StatusCode"]
+            results.append((code, logs(container)))
+        finally:
+            container.remove(force=True)
+
+    threads = [threading.Thread(target=migrate) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=320)
+    assert [code for code, _ in results] == [0, 0, 0], [out[-2000:] for _, out in results]
+    prepared = sum("running /usr/bin/indico db prepare" in out for _, out in results)
+    assert prepared == 1, "exactly one container prepares the empty database; the others upgrade"
+    database = env["INDICO_DB_URI"].rsplit("/", 1)[1]
+    assert postgres.psql("SELECT count(*) FROM alembic_version", database) == "1"
+
+
+def test_no_compilers_or_headers_in_the_images(rocks: dict[str, BuiltRock], docker_client: docker.DockerClient) -> None:
+    probe = (
+        "ls -d /usr/bin/gcc* /usr/bin/cc /usr/bin/x86_64-linux-gnu-gcc* /usr/include/python3.12 /usr/include/stdio.h"
+    )
+    for name in ("indico", "indico-nginx"):
+        out = docker_client.containers.run(
+            rocks[name].image, ["exec", "sh", "-c", f"{probe} 2>/dev/null; true"], remove=True, network_mode="host"
+        ).decode()
+        assert not [line for line in out.splitlines() if line.startswith("/")], f"{name}: {out}"
+
+
+def test_the_nginx_image_has_indicos_static_files_but_not_indico(
+    rocks: dict[str, BuiltRock], docker_client: docker.DockerClient
+) -> None:
+    out = docker_client.containers.run(
+        rocks["indico-nginx"].image,
+        ["exec", "sh", "-c", "ls /srv/indico/static/dist | head -1; ls /usr/bin/python3 /usr/bin/indico 2>&1; true"],
+        remove=True,
+        network_mode="host",
+    ).decode()
+    assert "No such file" in out and out.count("No such file") == 2, out

@@ -1,0 +1,82 @@
+"""The indico rock's indico.conf, executed the way Indico executes it (separate globals and locals)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CONF = Path(__file__).resolve().parents[2] / "rocks/indico/files/etc/indico/indico.conf"
+REQUIRED = {
+    "INDICO_DB_URI": "postgresql://u:p@127.0.0.1/indico",
+    "INDICO_SECRET_KEY": "s" * 32,
+    "INDICO_BASE_URL": "https://events.example.org/",
+    "INDICO_REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for key in list(REQUIRED) + [k for k in env]:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in {**REQUIRED, **env}.items():
+        if value is not None:
+            monkeypatch.setenv(key, value)
+    settings: dict[str, Any] = {}
+    exec(compile(CONF.read_text(), str(CONF), "exec"), {}, settings)  # as indico.core.config does
+    return {k: v for k, v in settings.items() if k.isupper()}
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch)
+    assert settings["SQLALCHEMY_DATABASE_URI"] == REQUIRED["INDICO_DB_URI"]
+    assert settings["BASE_URL"] == "https://events.example.org"
+    assert settings["CELERY_BROKER"] == settings["REDIS_CACHE_URL"] == REQUIRED["INDICO_REDIS_URL"]
+    assert settings["NO_REPLY_EMAIL"] == "noreply@events.example.org"
+    assert settings["PUBLIC_SUPPORT_EMAIL"] == settings["SUPPORT_EMAIL"] == "support@events.example.org"
+    assert settings["USE_PROXY"] is True
+
+
+def test_only_settings_are_exported(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: dict[str, Any] = {}
+    for key, value in REQUIRED.items():
+        monkeypatch.setenv(key, value)
+    exec(compile(CONF.read_text(), str(CONF), "exec"), {}, settings)
+    assert [k for k in settings if not k.isupper() and not k.startswith("_")] == []
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_a_missing_required_setting_is_named(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    monkeypatch.setenv(missing, "")
+    with pytest.raises(RuntimeError, match=f"missing required environment variable {missing}"):
+        load(monkeypatch, **{missing: ""})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("false", False), ("0", False), ("True", True), ("yes", True), ("", False)]
+)
+def test_booleans_are_parsed_not_taken_as_truthy_strings(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
+) -> None:
+    settings = load(monkeypatch, INDICO_ENABLE_ROOMBOOKING=raw, INDICO_CUSTOMIZATION_DEBUG=raw)
+    assert settings["ENABLE_ROOMBOOKING"] is expected
+    assert settings["CUSTOMIZATION_DEBUG"] is expected
+
+
+def test_a_bad_boolean_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match="INDICO_SMTP_USE_TLS='maybe' is not a boolean"):
+        load(monkeypatch, INDICO_SMTP_USE_TLS="maybe")
+
+
+def test_smtp_plugins_and_separate_redis_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(
+        monkeypatch,
+        INDICO_SMTP_HOST="mail.example.org",
+        INDICO_SMTP_PORT="587",
+        INDICO_PLUGINS="payment_paypal, storage_s3,,",
+        INDICO_CELERY_BROKER_URL="redis://127.0.0.1:6379/1",
+        INDICO_REDIS_CACHE_URL="redis://127.0.0.1:6379/2",
+    )
+    assert settings["SMTP_SERVER"] == ("mail.example.org", 587)
+    assert settings["PLUGINS"] == {"payment_paypal", "storage_s3"}
+    assert settings["CELERY_BROKER"].endswith("/1") and settings["REDIS_CACHE_URL"].endswith("/2")
