@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ROCKS ?=
 BUILDER ?= auto
 
-.PHONY: help host venv rocks test test-unit test-image lint format lock clean
+.PHONY: help host venv rocks test test-unit lint format lock clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test: host venv ## unit tests, then image tests (they build the images they need
 
 test-unit: venv ## unit tests only (no Docker needed)
 	$(PY) -m pytest tests/unit
+
+bench: host venv ## build, size, start-up, serving and memory figures (bench/results.json)
+	$(PY) bench/run.py
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .

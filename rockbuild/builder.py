@@ -6,9 +6,13 @@ Docker as `<name>:<version>`: real `rockcraft pack` when it is installed, and th
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +64,36 @@ def _stamp_file(rock_dir: Path) -> Path:
     return cache_root() / "stamps" / f"{digest_of(str(rock_dir.resolve()))}.json"
 
 
+def work_dir_for(rock_dir: Path, name: str) -> Path:
+    """craft-parts' work directory: one per rock directory, so two checkouts never share one."""
+    return cache_root() / "work" / f"{name}-{digest_of(str(rock_dir.resolve()))[:8]}"
+
+
+@contextlib.contextmanager
+def exclusive(work: Path) -> Iterator[None]:
+    """One build at a time per work directory; a second one waits for the first."""
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with open(work.with_name(work.name + ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another build of {work.name} to finish", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def forget(rock_dir: Path) -> None:
+    """Drop a rock's part work, build container and stamp, so that its next build starts cold.
+
+    Machine-wide caches (base, build-tool image, Pebble, downloads) stay.
+    """
+    project = load_project(rock_dir / "rockcraft.yaml")
+    with exclusive(work_dir_for(rock_dir, project.name)):
+        shutil.rmtree(work_dir_for(rock_dir, project.name), ignore_errors=True)
+        _stamp_file(rock_dir).unlink(missing_ok=True)
+        buildenv.remove_build_containers(rock_dir)
+
+
 def _up_to_date(rock_dir: Path, digest: str) -> tuple[Path, str] | None:
     stamp = _stamp_file(rock_dir)
     if not stamp.exists():
@@ -84,6 +118,13 @@ def build_local(rock_dir: Path, progress: Progress, verbose: bool = False, force
     project = load_project(source)
     local_support.ensure_supported(project, str(source))
     base = bases.ensure_base(project.base, progress)
+    with exclusive(work_dir_for(rock_dir, project.name)):
+        return _build_local(rock_dir, project, base, progress, verbose, force)
+
+
+def _build_local(
+    rock_dir: Path, project: Project, base: bases.BaseImage, progress: Progress, verbose: bool, force: bool
+) -> BuiltRock:
     digest = input_digest(rock_dir, base.digest)
     ready = None if force else _up_to_date(rock_dir, digest)
     if ready:
@@ -99,8 +140,8 @@ def build_local(rock_dir: Path, progress: Progress, verbose: bool = False, force
     )
     tool_image = buildenv.ensure_tool_image(build_base, progress)
     pebble_dir = buildenv.ensure_pebble(tool_image, progress)
-    container = buildenv.build_container_for(project.name, rock_dir, tool_image, base, pebble_dir)
-    work = cache_root() / "work" / project.name
+    work = work_dir_for(rock_dir, project.name)
+    container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir)
     progress.say("build container", container.name)
     container.start()
     try:

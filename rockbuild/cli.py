@@ -53,6 +53,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from rockbuild import builder
+
+    for rock_dir in rock_dirs(args.names, args.rocks_dir):
+        builder.forget(rock_dir)
+        print(f"{rock_dir}: part work, build container and stamp removed; the next build starts cold")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="build.py",
@@ -94,6 +103,18 @@ def parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("names", nargs="*", help="rock names or paths to rock directories")
     validate.set_defaults(func=cmd_validate)
+
+    forget = sub.add_parser(
+        "forget",
+        help="drop a rock's part work, build container and stamp so that its next build starts cold",
+        description=(
+            "Forget what the local builder kept for each named rock (default: all): its craft-parts work "
+            "directory, its build container and the record of its last build. Machine-wide caches (the base, "
+            "the build-tool image, Pebble, downloads) stay; remove $ROCKBUILD_CACHE for those."
+        ),
+    )
+    forget.add_argument("names", nargs="*", help="rock names or paths to rock directories")
+    forget.set_defaults(func=cmd_forget)
     return top
 
 

@@ -185,12 +185,26 @@ def ensure_pebble(tool_image: str, progress: Progress) -> Path:
     return out_dir
 
 
+def project_key(project_dir: Path) -> str:
+    return digest_of(str(project_dir.resolve()))
+
+
+def remove_build_containers(project_dir: Path, keep: str | None = None) -> None:
+    """Remove the build containers of one rock directory (except `keep`)."""
+    engine = docker_engine.client()
+    label = f"rockbuild.project={project_key(project_dir)}"
+    for container in engine.containers.list(all=True, filters={"label": label}):
+        if container.name != keep:
+            container.remove(force=True)
+
+
 @dataclass
 class BuildContainer:
     """A long-lived container in which the parts of one rock are built."""
 
     name: str
     rock: str
+    project_dir: Path
     tool_image: str
     mounts: dict[str, str]  # host path -> container path
     read_only: set[str] = field(default_factory=set)
@@ -202,11 +216,8 @@ class BuildContainer:
         return volumes
 
     def remove_stale(self) -> None:
-        """Remove this rock's build containers made for other tool images or mounts."""
-        engine = docker_engine.client()
-        for old in engine.containers.list(all=True, filters={"label": f"rockbuild.rock={self.rock}"}):
-            if old.name != self.name:
-                old.remove(force=True)
+        """Remove this rock directory's build containers made for other tool images or mounts."""
+        remove_build_containers(self.project_dir, keep=self.name)
 
     def start(self) -> None:
         engine = docker_engine.client()
@@ -226,7 +237,11 @@ class BuildContainer:
                 environment=container_env(),
                 cap_add=["SYS_ADMIN"],
                 devices=["/dev/fuse:/dev/fuse"] if Path("/dev/fuse").exists() else [],
-                labels={"rockbuild": "build-container", "rockbuild.rock": self.rock},
+                labels={
+                    "rockbuild": "build-container",
+                    "rockbuild.rock": self.rock,
+                    "rockbuild.project": project_key(self.project_dir),
+                },
             )
         if container.status != "running":
             container.start()
@@ -246,12 +261,12 @@ class BuildContainer:
 
 
 def build_container_for(
-    rock: str, project_dir: Path, tool_image: str, base: BaseImage, pebble_dir: Path
+    rock: str, project_dir: Path, work: Path, tool_image: str, base: BaseImage, pebble_dir: Path
 ) -> BuildContainer:
     root = cache_root()
     mounts = {
         str(project_dir.resolve()): "/project",
-        str(root / "work" / rock): "/work",
+        str(work): "/work",
         str(root / "craft-parts"): "/cache",
         str(root / "pip"): "/root/.cache/pip",
         str(root / "go"): "/root/go",
@@ -262,5 +277,10 @@ def build_container_for(
     read_only = {"/rockbuild/pebble", "/rockbuild/src/rockbuild", "/rockbuild/base"}
     key = digest_of(tool_image, repr(sorted(mounts.items())), repr(sorted(_ca_volume())))
     return BuildContainer(
-        name=f"rockbuild-{rock}-{key}", rock=rock, tool_image=tool_image, mounts=mounts, read_only=read_only
+        name=f"rockbuild-{rock}-{key}",
+        rock=rock,
+        project_dir=project_dir,
+        tool_image=tool_image,
+        mounts=mounts,
+        read_only=read_only,
     )

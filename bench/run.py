@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""`make bench`: build, size, start-up, serving and memory figures of the rocks, each against a
+baseline measured in the same run (these machines are noisy, so ratios are what to compare).
+
+Everything talks to loopback only; every load run is bounded by --duration, every wait by a timeout.
+Results are printed as a table and written to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import docker  # noqa: E402
+
+from rockbuild import builder  # noqa: E402
+from rockbuild.cli import ROCKS_DIR  # noqa: E402
+from tests.image.services import Postgres, Redis  # noqa: E402 - the same real servers the image tests use
+
+SITE = "localhost:8080"
+STATIC = "/images/indico.ico"
+CONFIG_FILES = {"indico": "files/etc/indico/uwsgi.ini", "indico-nginx": "files/etc/nginx/nginx.conf.template"}
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.monotonic()
+    action()
+    return round(time.monotonic() - started, 1)
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bench_build(name: str) -> dict[str, float]:
+    rock_dir = ROCKS_DIR / name
+    say(f"build {name}: cold (no part work; machine caches kept)")
+    builder.forget(rock_dir)
+    cold = timed(lambda: builder.build(rock_dir, "local"))
+    say(f"build {name}: warm (nothing changed)")
+    warm = timed(lambda: builder.build(rock_dir, "local"))
+    config = rock_dir / CONFIG_FILES[name]
+    original = config.read_text()
+    say(f"build {name}: after changing {config.relative_to(rock_dir)}")
+    try:
+        marker = "#" if config.suffix != ".ini" else ";"
+        config.write_text(original + f"\n{marker} bench {uuid.uuid4().hex}\n")
+        one_file = timed(lambda: builder.build(rock_dir, "local"))
+    finally:
+        config.write_text(original)
+    builder.build(rock_dir, "local")  # back to the committed configuration
+    return {
+        "cold_s": cold,
+        "warm_s": warm,
+        "cold_over_warm": round(cold / max(warm, 0.01), 1),
+        "one_config_file_s": one_file,
+    }
+
+
+def bench_size(client: docker.DockerClient, name: str, image: str) -> dict[str, Any]:
+    size = client.images.get(image).attrs["Size"]
+    du = client.containers.run(
+        image, ["exec", "sh", "-c", "du -xk -d 4 / 2>/dev/null | sort -n | tail -9"], remove=True, network_mode="host"
+    ).decode()
+    largest = [
+        {"path": path, "mb": round(int(kb) / 1024, 1)} for kb, path in (line.split("\t") for line in du.splitlines())
+    ]
+    return {"image_mb": round(size / 1e6, 1), "largest_dirs": largest[::-1]}
+
+
+def get_status(url: str) -> int:
+    request = urllib.request.Request(url, headers={"Host": SITE})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def wait_200(url: str, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if get_status(url) == 200:
+            return round(time.monotonic() - started, 1)
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} gave no 200 within {timeout}s")
+
+
+def start_pair(client: docker.DockerClient, env: dict[str, str]) -> tuple[Any, Any]:
+    indico = client.containers.run("indico:3.3.14", detach=True, network_mode="host", environment=env)
+    nginx = client.containers.run(
+        "indico-nginx:3.3.14", detach=True, network_mode="host", environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"}
+    )
+    return indico, nginx
+
+
+def memory_mb(container: Any) -> float:
+    stats = container.stats(stream=False)["memory_stats"]
+    usage = float(stats.get("usage", 0)) - float(stats.get("stats", {}).get("inactive_file", 0))
+    return round(usage / 2**20, 1)
+
+
+def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "--latency",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-H",
+            f"Host: {SITE}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def latency_ms(pct: str) -> float:
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE).groups()  # type: ignore[union-attr]
+        return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": latency_ms("50"),
+        "p99_ms": latency_ms("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def bench_runtime(client: docker.DockerClient, duration: int, connections: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="indico-bench-") as tmp:
+        base = Path(tmp)
+        base.chmod(0o755)
+        postgres, redis = Postgres.start(base / "pg"), Redis.start(base)
+        try:
+            env = {
+                "INDICO_DB_URI": postgres.create_database("indico_bench"),
+                "INDICO_REDIS_URL": redis.url,
+                "INDICO_SECRET_KEY": uuid.uuid4().hex * 2,
+                "INDICO_BASE_URL": f"http://{SITE}",
+                "INDICO_LISTEN_ADDRESS": "127.0.0.1",
+            }
+            say("start-up with migrations (empty database)")
+            pair = start_pair(client, env)
+            results["startup_with_migrations_s"] = wait_200("http://127.0.0.1:8080/bootstrap", 300)
+            for container in pair:
+                container.remove(force=True)
+            say("start-up, database already migrated")
+            indico, nginx = start_pair(client, env)
+            try:
+                results["startup_migrated_s"] = wait_200("http://127.0.0.1:8080/bootstrap", 300)
+                time.sleep(5)
+                results["memory_idle_mb"] = {"indico": memory_mb(indico), "indico-nginx": memory_mb(nginx)}
+                serving: dict[str, Any] = {}
+                peak = {"indico": 0.0, "indico-nginx": 0.0}
+                for what, path in (("static", STATIC), ("bootstrap", "/bootstrap")):
+                    for port in (8080, 8081):
+                        say(f"serving {what} on :{port} for {duration}s with {connections} connections")
+                        stop = threading.Event()
+
+                        def sample(stop: threading.Event = stop) -> None:
+                            while not stop.is_set():
+                                peak["indico"] = max(peak["indico"], memory_mb(indico))
+                                peak["indico-nginx"] = max(peak["indico-nginx"], memory_mb(nginx))
+
+                        sampler = threading.Thread(target=sample)
+                        sampler.start()
+                        try:
+                            serving[f"{what}_{port}"] = wrk(f"http://127.0.0.1:{port}{path}", duration, connections)
+                        finally:
+                            stop.set()
+                            sampler.join(timeout=30)
+                results["serving"] = serving
+                results["ratios"] = {
+                    "static_rps_nginx_over_uwsgi": round(
+                        serving["static_8080"]["rps"] / serving["static_8081"]["rps"], 2
+                    ),
+                    "bootstrap_rps_nginx_over_uwsgi": round(
+                        serving["bootstrap_8080"]["rps"] / serving["bootstrap_8081"]["rps"], 2
+                    ),
+                    "bootstrap_p50_proxy_cost_ms": round(
+                        serving["bootstrap_8080"]["p50_ms"] - serving["bootstrap_8081"]["p50_ms"], 2
+                    ),
+                }
+                results["memory_under_load_mb"] = peak
+            finally:
+                indico.remove(force=True)
+                nginx.remove(force=True)
+        finally:
+            redis.stop()
+            postgres.stop()
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| figure | indico | indico-nginx |", "|---|---|---|"]
+    b = results["build"]
+    for key, label in (
+        ("cold_s", "build, cold (s)"),
+        ("warm_s", "build, warm (s)"),
+        ("cold_over_warm", "cold / warm"),
+        ("one_config_file_s", "build after one config change (s)"),
+    ):
+        lines.append(f"| {label} | {b['indico'][key]} | {b['indico-nginx'][key]} |")
+    s = results["size"]
+    lines.append(f"| image size (MB) | {s['indico']['image_mb']} | {s['indico-nginx']['image_mb']} |")
+    r = results["runtime"]
+    lines.append(f"| memory idle (MiB) | {r['memory_idle_mb']['indico']} | {r['memory_idle_mb']['indico-nginx']} |")
+    peak = r["memory_under_load_mb"]
+    lines.append(f"| memory under load, peak (MiB) | {peak['indico']} | {peak['indico-nginx']} |")
+    lines += [
+        "",
+        "| start-up to first 200 through :8080 | seconds |",
+        "|---|---|",
+        f"| database already migrated | {r['startup_migrated_s']} |",
+        f"| empty database (with migrations) | {r['startup_with_migrations_s']} |",
+        "",
+        "| serving | req/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---|---|---|",
+    ]
+    for key, row in r["serving"].items():
+        lines.append(
+            f"| {key.replace('_', ' on :')} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {row['non_2xx']} |"
+        )
+    lines += ["", "| ratio | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r["ratios"].items()]
+    lines.append("\nLargest directories:")
+    for name, size in s.items():
+        lines.append(f"- {name}: " + ", ".join(f"{d['path']} {d['mb']} MB" for d in size["largest_dirs"][:6]))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=int, default=10, help="seconds of load per serving run (default %(default)s)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=8, help="wrk connections per serving run (default %(default)s)"
+    )
+    parser.add_argument("--skip-build", action="store_true", help="skip the build figures (use the images as they are)")
+    parser.add_argument("--output", type=Path, default=REPO / "bench/results.json", help="where to write the results")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: run `make host`", file=sys.stderr)
+        return 1
+    client = docker.from_env()
+    results: dict[str, Any] = {
+        "machine": {"cpus": len(__import__("os").sched_getaffinity(0)), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    if args.skip_build:
+        for name in ("indico", "indico-nginx"):
+            builder.build(ROCKS_DIR / name, "local")
+        results["build"] = {
+            name: {"cold_s": "-", "warm_s": "-", "cold_over_warm": "-", "one_config_file_s": "-"}
+            for name in ("indico", "indico-nginx")
+        }
+    else:
+        results["build"] = {name: bench_build(name) for name in ("indico", "indico-nginx")}
+    results["size"] = {name: bench_size(client, name, f"{name}:3.3.14") for name in ("indico", "indico-nginx")}
+    results["runtime"] = bench_runtime(client, args.duration, args.connections)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\n(written to {args.output})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
