@@ -150,7 +150,18 @@ def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
         container.commit(repository=repository, tag=tag, changes=['CMD ["bash"]'])
     finally:
         container.remove(force=True)
+    _remove_older_tool_images(base, keep=ref)
     return ref
+
+
+def _remove_older_tool_images(base: BaseImage, keep: str) -> None:
+    """Each is about 700 MB; one still used by a build container stays (Docker refuses to remove it)."""
+    engine = docker_engine.client()
+    for image in engine.images.list(name="rockbuild-tools"):
+        for tag in image.tags:
+            if tag != keep and tag.startswith(f"rockbuild-tools:{base.tag}-"):
+                with contextlib.suppress(docker.errors.APIError):
+                    engine.images.remove(tag)
 
 
 def ensure_pebble(tool_image: str, progress: Progress) -> Path:

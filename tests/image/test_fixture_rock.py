@@ -182,8 +182,11 @@ def test_a_failing_part_stops_the_build_and_leaves_no_rock(tmp_path: Path, docke
             }
         )
     )
-    with pytest.raises(BuildError) as caught:
-        builder.build(rock_dir, "local")
+    try:
+        with pytest.raises(BuildError) as caught:
+            builder.build(rock_dir, "local")
+    finally:
+        builder.forget(rock_dir)  # its work directory and container are keyed by this temporary path
     message = str(caught.value)
     assert "parts lifecycle failed" in message and "broken" in message
     assert not list(rock_dir.glob("*.rock*"))
