@@ -42,7 +42,7 @@ CONFIG_FILES = {"indico": "files/etc/indico/uwsgi.ini", "indico-nginx": "files/e
 def timed(action: Callable[[], object]) -> float:
     started = time.monotonic()
     action()
-    return round(time.monotonic() - started, 1)
+    return round(time.monotonic() - started, 2)
 
 
 def say(message: str) -> None:
@@ -69,7 +69,7 @@ def bench_build(name: str) -> dict[str, float]:
     return {
         "cold_s": cold,
         "warm_s": warm,
-        "cold_over_warm": round(cold / max(warm, 0.01), 1),
+        "cold_over_warm": round(cold / max(warm, 0.01)),
         "one_config_file_s": one_file,
     }
 
