@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""The thin Indico charm: relations and config in, environment for the rocks' services out.
+
+Every event runs the same reconcile: build the desired state (state.py), turn it into one merge
+layer per container (workload.py), and apply those in one place (_apply_layers).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, cast
+
+import ops
+import state as desired
+import workload
+from dpcharmlibs.interfaces import (
+    DataContractV0,
+    RequirerCommonModel,
+    ResourceProviderModel,
+    ResourceRequirerEventHandler,
+)
+from relations import ingress_url, publish_ingress_request, publish_ingress_unit, redis_data
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "indico"
+NGINX_PORT = 8080
+PEER = "indico-peers"
+SECRET_LABEL = "indico-secret-key"
+SECRET_ID_KEY = "secret-id"
+
+
+class IndicoCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework) -> None:
+        super().__init__(framework)
+        self.database = ResourceRequirerEventHandler(
+            self, "database", [RequirerCommonModel(resource=DATABASE_NAME)], response_model=ResourceProviderModel
+        )
+        events = [
+            self.on.config_changed,
+            self.on.upgrade_charm,
+            self.on.leader_elected,
+            self.on.secret_changed,
+            self.database.on.resource_created,
+            self.database.on.endpoints_changed,
+            self.on.database_relation_broken,
+            self.on.redis_relation_changed,
+            self.on.redis_relation_broken,
+            self.on.ingress_relation_changed,
+            self.on.ingress_relation_broken,
+            self.on[PEER].relation_changed,
+            self.on[PEER].relation_departed,
+        ]
+        events += [self.on[name].pebble_ready for name in self.meta.containers]
+        for event in events:
+            framework.observe(event, self._reconcile)
+
+    # --- inputs -------------------------------------------------------------------------
+
+    def _database_uri(self) -> str | None:
+        relation = self.model.get_relation("database")
+        if relation is None or relation.app is None:
+            return None
+        try:
+            response = self.database.interface.build_model(relation.id, DataContractV0, component=relation.app)
+        except (ValueError, ops.ModelError) as exc:
+            logger.warning("database relation data unusable: %s", exc)
+            return None
+        return desired.database_uri(response.endpoints, response.username, response.password, DATABASE_NAME)
+
+    def _redis_url(self) -> str | None:
+        relation = self.model.get_relation("redis")
+        if relation is None or relation.app is None:
+            return None
+        units, app = redis_data(relation)
+        return desired.redis_url(units, app)
+
+    def _secret_key(self) -> str | None:
+        """Created once by the leader, shared with every unit through a Juju secret."""
+        peer = self.model.get_relation(PEER)
+        if peer is None:
+            return None
+        secret_id = peer.data[self.app].get(SECRET_ID_KEY)
+        if secret_id is None and self.unit.is_leader():
+            secret = self.app.add_secret({"secret-key": secrets.token_urlsafe(48)}, label=SECRET_LABEL)
+            secret_id = secret.id
+            peer.data[self.app][SECRET_ID_KEY] = str(secret_id)
+        if secret_id is None:
+            return None
+        return self.model.get_secret(id=secret_id).get_content(refresh=True)["secret-key"]
+
+    def _publish_ingress(self, relation: ops.Relation) -> None:
+        if self.unit.is_leader():
+            publish_ingress_request(relation, self.app, self.model.name, NGINX_PORT)
+        binding = self.model.get_binding(relation)
+        address = binding.network.bind_address if binding else None
+        unit_number = self.unit.name.split("/")[1]
+        host = f"{self.app.name}-{unit_number}.{self.app.name}-endpoints.{self.model.name}.svc.cluster.local"
+        publish_ingress_unit(relation, self.unit, host, str(address) if address else None)
+
+    # --- reconcile ----------------------------------------------------------------------
+
+    def _reconcile(self, _event: ops.EventBase) -> None:
+        self.unit.status = self._converge()
+
+    def _converge(self) -> ops.StatusBase:
+        try:
+            config = desired.CharmConfig.from_options(dict(self.config))
+        except desired.InvalidConfigError as exc:
+            return ops.BlockedStatus(str(exc))
+        ingress = self.model.get_relation("ingress")
+        if ingress is not None:
+            self._publish_ingress(ingress)
+        for endpoint in ("database", "redis"):
+            if self.model.get_relation(endpoint) is None:
+                return ops.BlockedStatus(f"needs a {endpoint} relation")
+        database_uri, redis_url = self._database_uri(), self._redis_url()
+        if database_uri is None:
+            return ops.WaitingStatus("waiting for the database relation to provide credentials")
+        if redis_url is None:
+            return ops.WaitingStatus("waiting for the redis relation to provide a host and port")
+        secret_key = self._secret_key()
+        if secret_key is None:
+            return ops.WaitingStatus("waiting for the leader to share the secret key")
+        state = desired.State(
+            config=config,
+            base_url=desired.base_url(config, ingress_url(ingress) if ingress else None, self.app.name),
+            database_uri=database_uri,
+            redis_url=redis_url,
+            secret_key=secret_key,
+            is_leader=self.unit.is_leader(),
+        )
+        waiting = self._apply_layers(workload.desired_layers(state))
+        if waiting:
+            return ops.WaitingStatus(f"waiting for Pebble in {', '.join(sorted(waiting))}")
+        return ops.ActiveStatus()
+
+    def _apply_layers(self, layers: dict[str, dict[str, Any]]) -> set[str]:
+        """The one place that touches Pebble; returns the containers that are not reachable yet."""
+        unreachable = set()
+        for name, layer in layers.items():
+            container = self.unit.get_container(name)
+            if not container.can_connect():
+                unreachable.add(name)
+                continue
+            try:
+                current = container.get_plan().to_dict()
+                container.add_layer(
+                    workload.LAYER_LABEL, ops.pebble.Layer(cast("ops.pebble.LayerDict", layer)), combine=True
+                )
+                if container.get_plan().to_dict() != current:
+                    container.replan()
+                running = {svc for svc, info in container.get_services().items() if info.is_running()}
+                stop = workload.services_to_stop(name, layer, running)
+                if stop:
+                    container.stop(*sorted(stop))
+            except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
+                logger.warning("Pebble in %s: %s", name, exc)
+                unreachable.add(name)
+        return unreachable
+
+
+if __name__ == "__main__":  # pragma: nocover
+    ops.main(IndicoCharm)

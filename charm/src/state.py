@@ -1,0 +1,99 @@
+"""The charm's desired state, computed once per event from config and relation data.
+
+Plain data and functions only: nothing here touches Juju or Pebble, so it is tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InvalidConfigError(Exception):
+    """A config option has a value the charm cannot use; the message names the option."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"invalid config option '{option}': {reason}")
+        self.option = option
+
+
+@dataclass(frozen=True)
+class CharmConfig:
+    site_url: str
+    support_email: str
+    public_support_email: str
+    no_reply_email: str
+    enable_roombooking: bool
+    customization_debug: bool
+    uwsgi_processes: int
+    celery_concurrency: int
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> CharmConfig:
+        site_url = str(options.get("site_url") or "").strip()
+        if site_url:
+            parts = urlsplit(site_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidConfigError("site_url", f"{site_url!r} is not an http(s) URL with a host name")
+        emails = {}
+        for option in ("indico_support_email", "indico_public_support_email", "indico_no_reply_email"):
+            value = str(options.get(option) or "").strip()
+            if value and not EMAIL_RE.match(value):
+                raise InvalidConfigError(option, f"{value!r} is not an e-mail address")
+            emails[option] = value
+        sizes: dict[str, int] = {}
+        for option in ("uwsgi_processes", "celery_concurrency"):
+            size = options.get(option)
+            if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 64:
+                raise InvalidConfigError(option, f"{size!r} is not a whole number from 1 to 64")
+            sizes[option] = size
+        return cls(
+            site_url=site_url.rstrip("/"),
+            support_email=emails["indico_support_email"],
+            public_support_email=emails["indico_public_support_email"],
+            no_reply_email=emails["indico_no_reply_email"],
+            enable_roombooking=bool(options.get("enable_roombooking", False)),
+            customization_debug=bool(options.get("customization_debug", False)),
+            uwsgi_processes=sizes["uwsgi_processes"],
+            celery_concurrency=sizes["celery_concurrency"],
+        )
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the workloads need. Built only when every required input is present."""
+
+    config: CharmConfig
+    base_url: str
+    database_uri: str
+    redis_url: str
+    secret_key: str
+    is_leader: bool
+
+
+def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str:
+    """site_url wins, then the URL the ingress gives, then http://<app>.local."""
+    return config.site_url or (ingress_url or "").rstrip("/") or f"http://{app_name}.local"
+
+
+def redis_url(unit_data: list[dict[str, str]], app_data: dict[str, str]) -> str | None:
+    """The redis interface: the app's `leader-host` (Redis HA primary) wins over a unit's `hostname`."""
+    host = app_data.get("leader-host") or next((u["hostname"] for u in unit_data if u.get("hostname")), None)
+    port = next((u["port"] for u in unit_data if u.get("port")), None) or app_data.get("port")
+    if not host or not port or not str(port).isdigit():
+        return None
+    return f"redis://{host}:{port}/0"
+
+
+def database_uri(endpoints: str | None, username: str | None, password: str | None, database: str) -> str | None:
+    """postgresql_client: the first of the comma-separated `host:port` endpoints."""
+    if not endpoints or not username or not password:
+        return None
+    first = endpoints.split(",")[0].strip()
+    if not first:
+        return None
+    return f"postgresql://{username}:{password}@{first}/{database}"

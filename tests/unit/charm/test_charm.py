@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ops import pebble, testing
+
+from tests.unit.charm.conftest import containers, database_relation, redis_relation
+
+PEER = testing.PeerRelation("indico-peers")
+
+
+def full_state(leader: bool = True, **kwargs: object) -> testing.State:
+    database, secret = database_relation()
+    return testing.State(
+        leader=leader,
+        containers=containers(),
+        relations={database, redis_relation(), PEER},
+        secrets={secret},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_without_relations_the_status_names_the_missing_one(ctx: testing.Context) -> None:
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True, containers=containers()))
+    assert out.unit_status == testing.BlockedStatus("needs a database relation")
+
+
+def test_invalid_config_blocks_and_names_the_option(ctx: testing.Context) -> None:
+    out = ctx.run(ctx.on.config_changed(), full_state(config={"site_url": "not a url"}))
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert "'site_url'" in out.unit_status.message
+
+
+def test_leader_runs_web_worker_and_beat_with_the_environment(ctx: testing.Context) -> None:
+    out = ctx.run(ctx.on.config_changed(), full_state(leader=True))
+    assert out.unit_status == testing.ActiveStatus()
+    web = out.get_container("indico").plan.services
+    assert web["indico"].command == "/usr/local/bin/indico-start web", "the rock's command is kept"
+    assert web["indico"].startup == "enabled" and web["celery-beat"].startup == "disabled"
+    env = web["indico"].environment
+    assert env["INDICO_DB_URI"] == "postgresql://indico_user:pw@pg-0.pg:5432/indico"
+    assert env["INDICO_REDIS_URL"] == "redis://redis-0.redis:6379/0"
+    assert env["INDICO_BASE_URL"] == "http://indico.local"
+    assert env["INDICO_ENABLE_ROOMBOOKING"] == "false"
+    assert len(env["INDICO_SECRET_KEY"]) >= 32
+    celery = out.get_container("celery").plan.services
+    assert celery["celery-worker"].startup == "enabled" and celery["celery-beat"].startup == "enabled"
+    assert celery["indico"].startup == "disabled"
+    assert out.get_container("indico-nginx").plan.services["nginx"].startup == "enabled"
+
+
+def test_non_leader_runs_no_beat(ctx: testing.Context) -> None:
+    leader_out = ctx.run(ctx.on.leader_elected(), full_state(leader=True))
+    peer = leader_out.get_relations("indico-peers")[0]
+    follower = testing.State(
+        leader=False,
+        containers=containers(),
+        relations={*(r for r in leader_out.relations if r.endpoint != "indico-peers"), peer},
+        secrets=leader_out.secrets,
+    )
+    out = ctx.run(ctx.on.config_changed(), follower)
+    assert out.get_container("celery").plan.services["celery-beat"].startup == "disabled"
+    assert out.get_container("celery").plan.services["celery-worker"].startup == "enabled"
+
+
+def test_the_secret_key_is_made_once(ctx: testing.Context) -> None:
+    first = ctx.run(ctx.on.leader_elected(), full_state())
+    key = first.get_container("indico").plan.services["indico"].environment["INDICO_SECRET_KEY"]
+    second = ctx.run(ctx.on.config_changed(), first)
+    assert second.get_container("indico").plan.services["indico"].environment["INDICO_SECRET_KEY"] == key
+    assert len(second.secrets) == len(first.secrets)
+
+
+def test_redis_leader_host_is_used(ctx: testing.Context) -> None:
+    database, secret = database_relation()
+    state = testing.State(
+        leader=True,
+        containers=containers(),
+        secrets={secret},
+        relations={database, redis_relation(leader_host="redis-primary"), PEER},
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    env = out.get_container("indico").plan.services["indico"].environment
+    assert env["INDICO_REDIS_URL"] == "redis://redis-primary:6379/0"
+
+
+def test_ingress_url_becomes_the_base_url_and_the_request_is_published(ctx: testing.Context) -> None:
+    ingress = testing.Relation(
+        "ingress", "ingress", remote_app_data={"ingress": '{"url": "http://ingress.example/test-indico"}'}
+    )
+    database, secret = database_relation()
+    state = testing.State(
+        leader=True, containers=containers(), secrets={secret}, relations={database, redis_relation(), PEER, ingress}
+    )
+    out = ctx.run(ctx.on.relation_changed(ingress), state)
+    env = out.get_container("indico").plan.services["indico"].environment
+    assert env["INDICO_BASE_URL"] == "http://ingress.example/test-indico"
+    sent: dict[str, str] = dict(out.get_relation(ingress.id).local_app_data)
+    assert sent["port"] == "8080" and sent["name"] == '"indico"'
+
+
+def test_waiting_while_pebble_is_not_up(ctx: testing.Context) -> None:
+    database, secret = database_relation()
+    state = testing.State(
+        leader=True,
+        containers=containers(can_connect=False),
+        secrets={secret},
+        relations={database, redis_relation(), PEER},
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert isinstance(out.unit_status, testing.WaitingStatus) and "Pebble" in out.unit_status.message
+
+
+@pytest.mark.parametrize("container", ["indico", "celery", "indico-nginx"])
+def test_pebble_ready_of_each_container_converges(ctx: testing.Context, container: str) -> None:
+    state = full_state()
+    out = ctx.run(ctx.on.pebble_ready(next(c for c in state.containers if c.name == container)), state)
+    assert out.unit_status == testing.ActiveStatus()
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    site_url=st.one_of(st.just(""), st.text(max_size=20), st.just("https://e.example.org")),
+    processes=st.integers(-2, 80),
+    roombooking=st.booleans(),
+)
+def test_any_config_ends_in_a_valid_status(
+    ctx: testing.Context,
+    site_url: str,
+    processes: int,
+    roombooking: bool,
+) -> None:
+    out = ctx.run(
+        ctx.on.config_changed(),
+        full_state(config={"site_url": site_url, "uwsgi_processes": processes, "enable_roombooking": roombooking}),
+    )
+    assert isinstance(out.unit_status, (testing.ActiveStatus, testing.BlockedStatus))
+
+
+def test_beat_stops_when_leadership_moves_away(ctx: testing.Context) -> None:
+    leader_out = ctx.run(ctx.on.leader_elected(), full_state(leader=True))
+    celery = leader_out.get_container("celery")
+    assert celery.service_statuses["celery-beat"] == pebble.ServiceStatus.ACTIVE
+    demoted = dataclasses.replace(leader_out, leader=False)
+    out = ctx.run(ctx.on.config_changed(), demoted)
+    assert out.get_container("celery").service_statuses["celery-beat"] == pebble.ServiceStatus.INACTIVE
+    assert out.get_container("celery").service_statuses["celery-worker"] == pebble.ServiceStatus.ACTIVE
+
+
+@pytest.mark.parametrize("endpoint", ["database", "redis"])
+def test_a_broken_required_relation_blocks(ctx: testing.Context, endpoint: str) -> None:
+    state = full_state()
+    relation = next(r for r in state.relations if r.endpoint == endpoint)
+    out = ctx.run(ctx.on.relation_broken(relation), state)
+    assert out.unit_status == testing.BlockedStatus(f"needs a {endpoint} relation")
+
+
+def test_a_peer_leaving_keeps_the_unit_active(ctx: testing.Context) -> None:
+    state = full_state()
+    peer = next(r for r in state.relations if r.endpoint == "indico-peers")
+    out = ctx.run(ctx.on.relation_departed(peer, remote_unit=1), state)
+    assert out.unit_status == testing.ActiveStatus()
+
+
+def test_a_follower_reads_a_changed_secret_again(ctx: testing.Context) -> None:
+    first = ctx.run(ctx.on.leader_elected(), full_state())
+    secret = next(s for s in first.secrets if s.label == "indico-secret-key")
+    rotated = dataclasses.replace(secret, owner=None, latest_content={"secret-key": "r" * 48})
+    others = {s for s in first.secrets if s.id != secret.id}
+    follower = dataclasses.replace(first, leader=False, secrets=frozenset({rotated, *others}))
+    out = ctx.run(ctx.on.secret_changed(rotated), follower)
+    assert out.get_container("indico").plan.services["indico"].environment["INDICO_SECRET_KEY"] == "r" * 48
+
+
+def test_replan_only_when_the_plan_changes(ctx: testing.Context) -> None:
+    first = ctx.run(ctx.on.config_changed(), full_state())
+    again = ctx.run(ctx.on.config_changed(), first)
+    assert again.get_container("indico").plan == first.get_container("indico").plan

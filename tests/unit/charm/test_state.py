@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+import state
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.unit.charm.conftest import REPO  # noqa: F401 - puts charm/src on sys.path
+
+DEFAULTS = {"site_url": "", "uwsgi_processes": 4, "celery_concurrency": 2}
+
+
+def test_defaults_are_valid() -> None:
+    config = state.CharmConfig.from_options(DEFAULTS)
+    assert config.site_url == "" and config.uwsgi_processes == 4
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("site_url", "events.example.org"),
+        ("site_url", "ftp://x.org"),
+        ("indico_support_email", "nobody"),
+        ("uwsgi_processes", 0),
+        ("celery_concurrency", 65),
+        ("uwsgi_processes", True),
+    ],
+)
+def test_invalid_options_are_named(option: str, value: object) -> None:
+    with pytest.raises(state.InvalidConfigError) as caught:
+        state.CharmConfig.from_options({**DEFAULTS, option: value})
+    assert caught.value.option == option and f"'{option}'" in str(caught.value)
+
+
+def test_base_url_prefers_site_url_then_ingress() -> None:
+    config = state.CharmConfig.from_options({**DEFAULTS, "site_url": "https://events.example.org/"})
+    assert state.base_url(config, "http://ingress/x", "indico") == "https://events.example.org"
+    bare = state.CharmConfig.from_options(DEFAULTS)
+    assert (
+        state.base_url(bare, "http://ingress.example/model-indico/", "indico") == "http://ingress.example/model-indico"
+    )
+    assert state.base_url(bare, None, "indico") == "http://indico.local"
+
+
+def test_redis_leader_host_wins_over_unit_hostname() -> None:
+    units = [{"hostname": "redis-1", "port": "6379"}]
+    assert state.redis_url(units, {}) == "redis://redis-1:6379/0"
+    assert state.redis_url(units, {"leader-host": "redis-0"}) == "redis://redis-0:6379/0"
+    assert state.redis_url([{"hostname": "redis-1"}], {}) is None
+
+
+def test_database_uri_uses_the_first_endpoint() -> None:
+    uri = state.database_uri("pg-0:5432,pg-1:5432", "u", "p", "indico")
+    assert uri == "postgresql://u:p@pg-0:5432/indico"
+    assert state.database_uri(None, "u", "p", "indico") is None
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([*sorted(DEFAULTS), "indico_no_reply_email", "enable_roombooking"]),
+        st.one_of(st.text(max_size=30), st.integers(-5, 100), st.booleans(), st.none()),
+    )
+)
+def test_any_config_either_parses_or_names_an_option(options: dict[str, object]) -> None:
+    try:
+        state.CharmConfig.from_options({**DEFAULTS, **options})
+    except state.InvalidConfigError as exc:
+        assert exc.option in options
