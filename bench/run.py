@@ -140,8 +140,11 @@ def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
     def latency_ms(pct: str) -> float:
-        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)$", out, re.MULTILINE).groups()  # type: ignore[union-attr]
-        return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+        found = re.search(rf"^\s*{pct}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"no {pct}% latency in wrk's output:\n{out}")
+        value, unit = found.groups()
+        return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 2)
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {

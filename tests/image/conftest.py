@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,11 @@ import docker
 import docker.errors
 import docker.models.containers
 import pytest
+
+from rockbuild import builder
+from rockbuild.builder import BuiltRock
+from rockbuild.cli import ROCKS_DIR
+from tests.image.services import Postgres, Redis
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -61,3 +67,24 @@ def exec_text(container: docker.models.containers.Container, cmd: list[str], use
     text = output.decode(errors="replace")
     assert code == 0, f"{cmd} exited {code}: {text}"
     return str(text)
+
+
+@pytest.fixture(scope="session")
+def rocks(docker_client: docker.DockerClient) -> dict[str, BuiltRock]:
+    """The project's rocks, built if they are missing or out of date."""
+    return {name: builder.build(ROCKS_DIR / name, "auto") for name in ("indico", "indico-nginx")}
+
+
+@pytest.fixture(scope="session")
+def backing_services() -> Iterator[tuple[Postgres, Redis]]:
+    """Real PostgreSQL and Redis on loopback, for every test that needs them."""
+    with tempfile.TemporaryDirectory(prefix="indico-image-tests-") as tmp:
+        base = Path(tmp)
+        base.chmod(0o755)
+        postgres = Postgres.start(base / "pg")
+        redis = Redis.start(base)
+        try:
+            yield postgres, redis
+        finally:
+            redis.stop()
+            postgres.stop()

@@ -9,23 +9,19 @@ from __future__ import annotations
 import os
 import re
 import signal
-import tempfile
 import threading
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import docker
 import docker.models.containers
 import pytest
 
-from rockbuild import builder
 from rockbuild.builder import BuiltRock
-from rockbuild.cli import ROCKS_DIR
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis
 
@@ -56,25 +52,6 @@ def get(url: str, host: str | None = SITE, timeout: float = 10) -> Response:
             return Response(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as error:
         return Response(error.code, dict(error.headers), error.read())
-
-
-@pytest.fixture(scope="session")
-def rocks(docker_client: docker.DockerClient) -> dict[str, BuiltRock]:
-    return {name: builder.build(ROCKS_DIR / name, "auto") for name in ("indico", "indico-nginx")}
-
-
-@pytest.fixture(scope="session")
-def backing_services() -> Iterator[tuple[Postgres, Redis]]:
-    with tempfile.TemporaryDirectory(prefix="indico-image-tests-") as tmp:
-        base = Path(tmp)
-        base.chmod(0o755)
-        postgres = Postgres.start(base / "pg")
-        redis = Redis.start(base)
-        try:
-            yield postgres, redis
-        finally:
-            redis.stop()
-            postgres.stop()
 
 
 def indico_env(postgres: Postgres, redis: Redis, database: str) -> dict[str, str]:

@@ -1,0 +1,216 @@
+"""The rocks started the way Juju starts them, configured by the charm's own reconcile.
+
+Juju runs each workload container as `pebble run --create-dirs --hold --http :<port> --verbose`
+with PEBBLE=/charm/container/pebble and PEBBLE_COPY_ONCE=/var/lib/pebble/default, as root, with the
+Pebble socket on a volume the charm container shares (rockcraft-contract.md, section D). Nothing
+starts until the charm adds its layers and replans. Here the charm's layers come from running the
+charm under ops.testing with relation data that points at this test's real PostgreSQL and Redis,
+and they are applied with ops.pebble.Client on the containers' sockets.
+
+Two units are simulated: unit 0 (the leader) has all three containers; unit 1 has its celery
+container only, since the web ports of a second pod cannot coexist on one host network.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.models.containers
+import pytest
+from ops import pebble, testing
+
+from rockbuild.builder import BuiltRock
+from tests.image.conftest import wait_for
+from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "charm" / "src"))
+
+from workload import LAYER_LABEL  # noqa: E402
+
+from charm import DATABASE_NAME, IndicoCharm  # noqa: E402
+
+SITE = "localhost:8080"
+IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
+# Only for this test: the pod's ports stay on loopback (a pod would listen on all its addresses).
+LOOPBACK_LAYER = {
+    "indico": {
+        "services": {
+            s: {"override": "merge", "environment": {"INDICO_LISTEN_ADDRESS": "127.0.0.1"}}
+            for s in ("indico", "statsd-exporter")
+        }
+    },
+    "indico-nginx": {
+        "services": {
+            s: {"override": "merge", "environment": {"NGINX_LISTEN_ADDRESS": "127.0.0.1"}}
+            for s in ("nginx", "nginx-prometheus-exporter")
+        }
+    },
+}
+
+
+@dataclass
+class PodContainer:
+    container: docker.models.containers.Container
+    client: pebble.Client
+
+
+def charm_layers(
+    postgres: Postgres, redis: Redis, leader: bool, peer_data: dict[str, str] | None, secrets: frozenset[testing.Secret]
+) -> tuple[dict[str, dict[str, Any]], testing.State]:
+    """Run the charm's reconcile and return the layer it adds to each container."""
+    db_secret = testing.Secret({"username": PG_USER, "password": PG_PASSWORD})
+    database = testing.Relation(
+        "database",
+        remote_app_name="postgresql-k8s",
+        remote_app_data={
+            "database": DATABASE_NAME,
+            "endpoints": f"127.0.0.1:{postgres.port}",
+            "secret-user": db_secret.id,
+        },
+    )
+    redis_relation = testing.Relation(
+        "redis", remote_app_name="redis-k8s", remote_units_data={0: {"hostname": "127.0.0.1", "port": str(redis.port)}}
+    )
+    peer = testing.PeerRelation("indico-peers", local_app_data=peer_data or {})
+    containers = {
+        testing.Container(
+            name,
+            can_connect=True,
+            layers={"rock": testing.layer_from_rockcraft(REPO / "rocks" / rock / "rockcraft.yaml")},
+        )
+        for name, rock in IMAGE_OF.items()
+    }
+    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    state = testing.State(
+        leader=leader,
+        config={"site_url": f"http://{SITE}"},
+        containers=containers,
+        relations={database, redis_relation, peer},
+        secrets=frozenset({db_secret, *secrets}),
+    )
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status == testing.ActiveStatus(), out.unit_status
+    return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
+
+
+def start_like_juju(client: docker.DockerClient, image: str, socket_dir: Path) -> PodContainer:
+    socket_dir.mkdir(parents=True)
+    port = free_port()
+    container = client.containers.run(
+        image,
+        entrypoint=["/usr/bin/pebble"],
+        command=["run", "--create-dirs", "--hold", "--http", f"127.0.0.1:{port}", "--verbose"],
+        environment={
+            "PEBBLE": "/charm/container/pebble",
+            "PEBBLE_COPY_ONCE": "/var/lib/pebble/default",
+            "PEBBLE_SOCKET": "/charm/container/pebble.socket",
+        },
+        volumes={str(socket_dir): {"bind": "/charm/container", "mode": "rw"}},
+        user="0",
+        detach=True,
+        network_mode="host",
+    )
+    api = pebble.Client(socket_path=str(socket_dir / "pebble.socket"))
+    wait_for(lambda: api.get_system_info(), 30, f"Pebble in {image} to answer on its socket")
+    return PodContainer(container, api)
+
+
+def apply(pod: PodContainer, *layers: dict[str, Any]) -> None:
+    for index, layer in enumerate(layers):
+        pod.client.add_layer(f"test-{index}", pebble.Layer(layer), combine=True)  # type: ignore[arg-type]
+    pod.client.replan_services(timeout=120)
+
+
+def active(pod: PodContainer) -> set[str]:
+    return {svc.name for svc in pod.client.get_services() if svc.is_running()}
+
+
+@pytest.fixture(scope="module")
+def pods(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    backing_services: tuple[Postgres, Redis],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, PodContainer]]:
+    postgres, redis = backing_services
+    postgres.create_database(DATABASE_NAME)
+    leader_layers, leader_state = charm_layers(postgres, redis, leader=True, peer_data=None, secrets=frozenset())
+    peer = leader_state.get_relations("indico-peers")[0]
+    shared = frozenset(s for s in leader_state.secrets if s.label == "indico-secret-key")
+    follower_layers, _ = charm_layers(
+        postgres,
+        redis,
+        leader=False,
+        peer_data=dict(peer.local_app_data),
+        secrets=frozenset(s.__class__(**{**s.__dict__, "owner": None}) for s in shared),
+    )
+    base = tmp_path_factory.mktemp("pod")
+    started: dict[str, PodContainer] = {}
+    try:
+        for name, image in IMAGE_OF.items():
+            started[f"0/{name}"] = start_like_juju(docker_client, rocks[image].image, base / "unit-0" / name)
+        started["1/celery"] = start_like_juju(docker_client, rocks["indico"].image, base / "unit-1" / "celery")
+        for key, pod in started.items():
+            unit, name = key.split("/")
+            layer = (leader_layers if unit == "0" else follower_layers)[name]
+            apply(pod, LOOPBACK_LAYER.get(name, {"services": {}}), layer)
+        yield started
+    finally:
+        for pod in started.values():
+            pod.container.remove(force=True)
+
+
+def test_nothing_starts_before_the_charm_replans(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], tmp_path: Path
+) -> None:
+    pod = start_like_juju(docker_client, rocks["indico-nginx"].image, tmp_path / "held")
+    try:
+        assert active(pod) == set()
+        assert {svc.name for svc in pod.client.get_services()} == {"nginx", "nginx-prometheus-exporter"}
+    finally:
+        pod.container.remove(force=True)
+
+
+def test_each_container_runs_its_role(pods: dict[str, PodContainer]) -> None:
+    wait_for(lambda: active(pods["0/indico"]) == {"indico", "statsd-exporter"}, 60, "unit 0's web services")
+    assert active(pods["0/celery"]) == {"celery-worker", "celery-beat"}
+    assert active(pods["0/indico-nginx"]) == {"nginx", "nginx-prometheus-exporter"}
+
+
+def test_only_the_leader_runs_beat(pods: dict[str, PodContainer]) -> None:
+    assert "celery-beat" in active(pods["0/celery"])
+    assert active(pods["1/celery"]) == {"celery-worker"}
+
+
+def test_indico_answers_through_nginx(pods: dict[str, PodContainer]) -> None:
+    import urllib.request
+
+    def bootstrap() -> bool:
+        request = urllib.request.Request("http://127.0.0.1:8080/bootstrap", headers={"Host": SITE})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return bool(response.status == 200)
+
+    wait_for(bootstrap, 240, "Indico to answer through NGINX")
+
+
+def test_services_run_as_the_daemon_user_although_pebble_is_root(pods: dict[str, PodContainer]) -> None:
+    for key, pod in pods.items():
+        rows = pod.container.top(ps_args="-o pid,uid,args")["Processes"]
+        pebble_uid = next(uid for _pid, uid, args in rows if args.startswith("/usr/bin/pebble"))
+        assert pebble_uid == "0", "started as Juju starts it"
+        workload = [(uid, args) for _pid, uid, args in rows if not args.startswith("/usr/bin/pebble")]
+        assert workload and all(uid == "584792" for uid, _ in workload), (key, workload)
+
+
+def test_the_charm_layer_keeps_the_rocks_commands(pods: dict[str, PodContainer]) -> None:
+    plan = pods["0/indico"].client.get_plan().to_dict()
+    assert plan["services"]["indico"]["command"] == "/usr/local/bin/indico-start web"
+    env = plan["services"]["indico"]["environment"]
+    assert re.match(r"postgresql://indico:[^@]+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
