@@ -1,7 +1,8 @@
 """The rocks started the way Juju starts them, configured by the charm's own reconcile.
 
 Juju runs each workload container as `pebble run --create-dirs --hold --http :<port> --verbose`
-with PEBBLE=/charm/container/pebble and PEBBLE_COPY_ONCE=/var/lib/pebble/default, as root, with the
+with PEBBLE=/charm/container/pebble and PEBBLE_COPY_ONCE=/var/lib/pebble/default, as the uid that
+charmcraft.yaml gives the container, with the
 Pebble socket on a volume the charm container shares (rockcraft-contract.md, section D). Nothing
 starts until the charm adds its layers and replans. Here the charm's layers come from running the
 charm under ops.testing with relation data that points at this test's real PostgreSQL and Redis,
@@ -13,6 +14,7 @@ container only, since the web ports of a second pod cannot coexist on one host n
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from typing import Any
 import docker
 import docker.models.containers
 import pytest
+import yaml
 from ops import pebble, testing
 
 from rockbuild.builder import BuiltRock
@@ -100,8 +103,15 @@ def charm_layers(
     return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
 
 
-def start_like_juju(client: docker.DockerClient, image: str, socket_dir: Path) -> PodContainer:
+def container_uid(name: str) -> str:
+    """The uid charmcraft.yaml asks Juju to run the container's Pebble as (root when unset)."""
+    meta = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())
+    return str(meta["containers"][name].get("uid", 0))
+
+
+def start_like_juju(client: docker.DockerClient, image: str, socket_dir: Path, uid: str) -> PodContainer:
     socket_dir.mkdir(parents=True)
+    socket_dir.chmod(0o777)  # Juju's shared emptyDir is writable by the container's uid
     port = free_port()
     container = client.containers.run(
         image,
@@ -113,7 +123,7 @@ def start_like_juju(client: docker.DockerClient, image: str, socket_dir: Path) -
             "PEBBLE_SOCKET": "/charm/container/pebble.socket",
         },
         volumes={str(socket_dir): {"bind": "/charm/container", "mode": "rw"}},
-        user="0",
+        user=uid,
         detach=True,
         network_mode="host",
     )
@@ -149,14 +159,18 @@ def pods(
         redis,
         leader=False,
         peer_data=dict(peer.local_app_data),
-        secrets=frozenset(s.__class__(**{**s.__dict__, "owner": None}) for s in shared),
+        secrets=frozenset(dataclasses.replace(s, owner=None) for s in shared),
     )
     base = tmp_path_factory.mktemp("pod")
     started: dict[str, PodContainer] = {}
     try:
         for name, image in IMAGE_OF.items():
-            started[f"0/{name}"] = start_like_juju(docker_client, rocks[image].image, base / "unit-0" / name)
-        started["1/celery"] = start_like_juju(docker_client, rocks["indico"].image, base / "unit-1" / "celery")
+            started[f"0/{name}"] = start_like_juju(
+                docker_client, rocks[image].image, base / "unit-0" / name, container_uid(name)
+            )
+        started["1/celery"] = start_like_juju(
+            docker_client, rocks["indico"].image, base / "unit-1" / "celery", container_uid("celery")
+        )
         for key, pod in started.items():
             unit, name = key.split("/")
             layer = (leader_layers if unit == "0" else follower_layers)[name]
@@ -170,7 +184,7 @@ def pods(
 def test_nothing_starts_before_the_charm_replans(
     docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], tmp_path: Path
 ) -> None:
-    pod = start_like_juju(docker_client, rocks["indico-nginx"].image, tmp_path / "held")
+    pod = start_like_juju(docker_client, rocks["indico-nginx"].image, tmp_path / "held", container_uid("indico-nginx"))
     try:
         assert active(pod) == set()
         assert {svc.name for svc in pod.client.get_services()} == {"nginx", "nginx-prometheus-exporter"}
@@ -200,11 +214,11 @@ def test_indico_answers_through_nginx(pods: dict[str, PodContainer]) -> None:
     wait_for(bootstrap, 240, "Indico to answer through NGINX")
 
 
-def test_services_run_as_the_daemon_user_although_pebble_is_root(pods: dict[str, PodContainer]) -> None:
+def test_every_process_runs_as_the_daemon_user(pods: dict[str, PodContainer]) -> None:
     for key, pod in pods.items():
         rows = pod.container.top(ps_args="-o pid,uid,args")["Processes"]
         pebble_uid = next(uid for _pid, uid, args in rows if args.startswith("/usr/bin/pebble"))
-        assert pebble_uid == "0", "started as Juju starts it"
+        assert pebble_uid == container_uid(key.split("/")[1]) == "584792"
         workload = [(uid, args) for _pid, uid, args in rows if not args.startswith("/usr/bin/pebble")]
         assert workload and all(uid == "584792" for uid, _ in workload), (key, workload)
 
