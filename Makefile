@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ROCKS ?=
 BUILDER ?= auto
 
-.PHONY: help host venv rocks test test-unit lint format lock clean bench
+.PHONY: help host venv rocks charm test test-unit lint format lock clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ venv: $(VENV)/.installed ## the project virtual environment, from the pinned req
 
 rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILDER=local|rockcraft)
 	$(PY) build.py rocks --builder $(BUILDER) $(ROCKS)
+
+charm: host venv ## pack charm/ into charm/indico_amd64.charm with charmcraft (in a container, no LXD)
+	$(PY) build.py charm
 
 test: host venv ## unit tests, then image tests (they build the images they need)
 	$(PY) -m pytest tests/unit

@@ -62,6 +62,15 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_charm(args: argparse.Namespace) -> int:
+    from rockbuild import charmpack
+    from rockbuild.progress import Progress
+
+    built = charmpack.pack(args.charm_dir, Progress("charm"))
+    print(built)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="build.py",
@@ -115,6 +124,17 @@ def parser() -> argparse.ArgumentParser:
     )
     forget.add_argument("names", nargs="*", help="rock names or paths to rock directories")
     forget.set_defaults(func=cmd_forget)
+
+    charm = sub.add_parser(
+        "charm",
+        help="pack charm/ into charm/<name>_<platform>.charm with charmcraft, without LXD",
+        description=(
+            "Pack the charm with real charmcraft (pinned) in --destructive-mode, inside a throw-away Ubuntu "
+            "24.04 container of the build-tool image. Needs Docker; trusts $ROCKBUILD_CA_BUNDLE like rock builds."
+        ),
+    )
+    charm.add_argument("--charm-dir", type=Path, default=ROCKS_DIR.parent / "charm", help="default: %(default)s")
+    charm.set_defaults(func=cmd_charm)
     return top
 
 

@@ -80,7 +80,7 @@ def _stream_and_wait(container: docker.models.containers.Container, log: Path) -
     return int(container.wait()["StatusCode"])
 
 
-def _run_once(image: str, script: str, volumes: dict[str, dict[str, str]], log: Path, what: str) -> None:
+def run_once(image: str, script: str, volumes: dict[str, dict[str, str]], log: Path, what: str) -> None:
     """Run `script` in a throw-away container of `image`; fail with the log's tail."""
     engine = docker_engine.client()
     container = engine.containers.run(
@@ -185,7 +185,7 @@ def ensure_pebble(tool_image: str, progress: Progress) -> Path:
         "cd \"$src\" && go build -trimpath -ldflags='-s -w' -o /out/pebble ./cmd/pebble; "
         "/out/pebble version --client"
     )
-    _run_once(
+    run_once(
         tool_image,
         script,
         {str(go_cache): {"bind": "/go", "mode": "rw"}, str(staging): {"bind": "/out", "mode": "rw"}},

@@ -11,7 +11,9 @@ from rockbuild import cli
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["rocks", "--help"], ["validate", "--help"], ["forget", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["rocks", "--help"], ["validate", "--help"], ["forget", "--help"], ["charm", "--help"]]
+)
 def test_help_explains_each_command(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "build.py", *args], cwd=REPO, capture_output=True, text=True, check=True)
     assert "usage: build.py" in done.stdout

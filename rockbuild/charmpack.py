@@ -1,0 +1,67 @@
+"""`make charm`: pack charm/ with real charmcraft, without LXD.
+
+charmcraft's `--destructive-mode` builds on the host it runs on, which must be the charm's base
+(Ubuntu 24.04). So it runs in a throw-away container of the same build-tool image the rocks are
+built with, plus charmcraft (pinned) in a venv that sees Ubuntu's python3-apt.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rockbuild import base as bases
+from rockbuild import buildenv, docker_engine
+from rockbuild.cache import cache_root, digest_of
+from rockbuild.errors import BuildError
+from rockbuild.progress import Progress
+
+CHARMCRAFT_VERSION = "4.5.0"
+CHARM_BASE = "ubuntu@24.04"
+
+PACK_SCRIPT = f"""set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive XDG_RUNTIME_DIR=/tmp/xdg
+mkdir -p "$XDG_RUNTIME_DIR"
+# charmcraft's charm plugin runs pip with a cleared environment: the CA must be in pip.conf.
+if [ -f {buildenv.CA_IN_CONTAINER} ]; then printf '[global]\\ncert = {buildenv.CA_IN_CONTAINER}\\n' > /etc/pip.conf; fi
+apt-get update -qq
+python3 -m venv --system-site-packages /opt/charmcraft
+/opt/charmcraft/bin/pip install --quiet charmcraft=={CHARMCRAFT_VERSION}
+cp -r /src /build && cd /build
+/opt/charmcraft/bin/charmcraft pack --destructive-mode --verbosity=brief
+cp ./*.charm /out/
+"""
+
+
+def pack(charm_dir: Path, progress: Progress) -> Path:
+    """Pack the charm into `charm_dir/<name>_<platform>.charm` (atomically); return its path."""
+    if not (charm_dir / "charmcraft.yaml").is_file():
+        raise BuildError(f"{charm_dir} has no charmcraft.yaml")
+    base = bases.ensure_base(CHARM_BASE, progress)
+    tool_image = buildenv.ensure_tool_image(base, progress)
+    out = cache_root() / "charm-out" / digest_of(str(charm_dir.resolve()))
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    progress.say("charmcraft", f"pack --destructive-mode (charmcraft {CHARMCRAFT_VERSION})")
+    pip_cache = cache_root() / "pip"
+    pip_cache.mkdir(parents=True, exist_ok=True)
+    buildenv.run_once(
+        tool_image,
+        PACK_SCRIPT,
+        {
+            str(charm_dir.resolve()): {"bind": "/src", "mode": "ro"},
+            str(out): {"bind": "/out", "mode": "rw"},
+            str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"},
+        },
+        cache_root() / "logs" / "charmcraft.log",
+        "charmcraft pack",
+    )
+    built = sorted(out.glob("*.charm"))
+    if len(built) != 1:
+        raise BuildError(f"charmcraft pack wrote {len(built)} .charm files; expected one")
+    final = charm_dir / built[0].name
+    partial = final.with_name(final.name + ".partial")
+    shutil.copyfile(built[0], partial)
+    partial.replace(final)
+    docker_engine.client()  # fail early above if Docker was gone; nothing else to load for a charm
+    return final

@@ -1,0 +1,29 @@
+"""`make charm`: real charmcraft packs the charm in a container; the .charm holds what Juju needs."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import docker
+import yaml
+
+from rockbuild import charmpack
+from rockbuild.progress import Progress
+
+CHARM_DIR = Path(__file__).resolve().parents[2] / "charm"
+
+
+def test_charmcraft_packs_the_charm(docker_client: docker.DockerClient) -> None:
+    built = charmpack.pack(CHARM_DIR, Progress("charm"))
+    assert built == CHARM_DIR / "indico_amd64.charm"
+    assert not list(CHARM_DIR.glob("*.partial"))
+    with zipfile.ZipFile(built) as charm:
+        names = set(charm.namelist())
+        metadata = yaml.safe_load(charm.read("metadata.yaml"))
+    assert {"src/charm.py", "src/state.py", "src/workload.py", "dispatch"} <= names
+    assert any(name.startswith("venv/ops/") for name in names)
+    assert any(name.startswith("venv/dpcharmlibs/") for name in names)
+    assert metadata["containers"]["celery"] == {"resource": "indico-image", "uid": 584792, "gid": 584792}
+    assert metadata["resources"]["indico-nginx-image"]["type"] == "oci-image"
+    assert metadata["requires"]["database"]["interface"] == "postgresql_client"
