@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from rockbuild import commands, layers
+from rockbuild import commands, docker_engine, layers
 from rockbuild.cache import cache_root
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -117,7 +117,7 @@ def _make_oci_layout(rootfs: Path, oci_dir: Path, tag: str, work: Path) -> None:
     layer.unlink()
 
 
-def ensure_base(name: str, progress: Progress, docker_load: bool = True) -> BaseImage:
+def ensure_base(name: str, progress: Progress) -> BaseImage:
     """Return the cached base, making it first if this machine has none (about 30 s)."""
     suite = suite_for(name)
     image = BaseImage(name=name, dir=cache_root() / "bases" / name.replace("@", "-"))
@@ -133,8 +133,5 @@ def ensure_base(name: str, progress: Progress, docker_load: bool = True) -> Base
         shutil.rmtree(image.dir, ignore_errors=True)
         work.rename(image.dir)
         done_marker.write_text(image.digest + "\n")
-    if docker_load:
-        from rockbuild import docker_engine
-
-        docker_engine.ensure_image_from_oci(f"oci:{image.oci_ref}", image.docker_image, image.digest, progress)
+    docker_engine.ensure_image_from_oci(f"oci:{image.oci_ref}", image.docker_image, image.digest, progress)
     return image

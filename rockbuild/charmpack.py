@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from rockbuild import base as bases
-from rockbuild import buildenv, docker_engine
+from rockbuild import buildenv
 from rockbuild.cache import cache_root, digest_of
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -63,5 +63,4 @@ def pack(charm_dir: Path, progress: Progress) -> Path:
     partial = final.with_name(final.name + ".partial")
     shutil.copyfile(built[0], partial)
     partial.replace(final)
-    docker_engine.client()  # fail early above if Docker was gone; nothing else to load for a charm
     return final

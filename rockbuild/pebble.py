@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import yaml
@@ -62,16 +63,12 @@ def layer_yaml(project: Project) -> str | None:
 def entrypoint_and_cmd(project: Project) -> tuple[list[str], list[str]]:
     """OCI Entrypoint and Cmd (`rockcraft/services/package.py::_pack`)."""
     if project.entrypoint_command:
-        import shlex
-
         return shlex.split(project.entrypoint_command), []
     if project.entrypoint_service and project.services:
         command = project.services[project.entrypoint_service].command
         # `cmd [ default args ]`: the bracketed part becomes the OCI Cmd.
         default_args: list[str] = []
         if "[" in command and command.rstrip().endswith("]"):
-            import shlex
-
             default_args = shlex.split(command[command.index("[") + 1 : command.rstrip().rindex("]")])
         return [*ENTRYPOINT, "--args", project.entrypoint_service], default_args
     return list(ENTRYPOINT), []

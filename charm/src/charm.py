@@ -152,7 +152,7 @@ class IndicoCharm(ops.CharmBase):
                 if container.get_plan().to_dict() != current:
                     container.replan()
                 running = {svc for svc, info in container.get_services().items() if info.is_running()}
-                stop = workload.services_to_stop(name, layer, running)
+                stop = workload.services_to_stop(layer, running)
                 if stop:
                     container.stop(*sorted(stop))
             except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:

@@ -59,7 +59,7 @@ def desired_layers(state: State) -> dict[str, dict[str, Any]]:
     }
 
 
-def services_to_stop(container: str, layer: dict[str, Any], running: set[str]) -> set[str]:
+def services_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:
     """Running services the layer disables: replan starts services but never stops them."""
     disabled = {name for name, svc in layer["services"].items() if svc.get("startup") == "disabled"}
     return disabled & running

@@ -17,6 +17,7 @@ from rockbuild import buildenv, builder
 from rockbuild.builder import BuiltRock
 from rockbuild.errors import BuildError
 from tests.image.conftest import FIXTURES, exec_text, wait_for
+from tests.unit.conftest import MINIMAL
 
 FIXTURE = FIXTURES / "fixture-rock"
 DAEMON_UID = "584792"
@@ -172,12 +173,8 @@ def test_a_failing_part_stops_the_build_and_leaves_no_rock(tmp_path: Path, docke
     (rock_dir / "rockcraft.yaml").write_text(
         yaml.safe_dump(
             {
+                **MINIMAL,
                 "name": "failing-fixture",
-                "version": "0.1",
-                "summary": "fails in its build step",
-                "description": "for the image tests",
-                "base": "ubuntu@24.04",
-                "platforms": {"amd64": None},
                 "parts": {"broken": {"plugin": "nil", "override-build": "echo about to fail; exit 3"}},
             }
         )
