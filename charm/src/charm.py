@@ -11,6 +11,7 @@ import logging
 import secrets
 from typing import Any, cast
 
+import actions
 import ops
 import state as desired
 import workload
@@ -55,6 +56,8 @@ class IndicoCharm(ops.CharmBase):
         events += [self.on[name].pebble_ready for name in self.meta.containers]
         for event in events:
             framework.observe(event, self._reconcile)
+        framework.observe(self.on.add_admin_action, self._on_add_admin)
+        framework.observe(self.on.anonymize_user_action, self._on_anonymize_user)
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -98,6 +101,37 @@ class IndicoCharm(ops.CharmBase):
         unit_number = self.unit.name.split("/")[1]
         host = f"{self.app.name}-{unit_number}.{self.app.name}-endpoints.{self.model.name}.svc.cluster.local"
         publish_ingress_unit(relation, self.unit, host, str(address) if address else None)
+
+    # --- actions -----------------------------------------------------------------------
+
+    def _on_add_admin(self, event: ops.ActionEvent) -> None:
+        container = self.unit.get_container("indico")
+        try:
+            result = actions.run_admin(
+                container, ["create-admin", str(event.params["email"])], stdin=f"{event.params['password']}\n"
+            )
+        except actions.ActionFailedError as exc:
+            event.fail(str(exc))
+            return
+        event.set_results(result)
+
+    def _on_anonymize_user(self, event: ops.ActionEvent) -> None:
+        container = self.unit.get_container("indico")
+        try:
+            addresses = actions.emails(str(event.params["email"]))
+        except actions.ActionFailedError as exc:
+            event.fail(str(exc))
+            return
+        done, failed = [], []
+        for address in addresses:
+            try:
+                actions.run_admin(container, ["anonymize-user", address])
+                done.append(address)
+            except actions.ActionFailedError as exc:
+                failed.append(f"{address}: {exc}")
+        event.set_results({"anonymized": ",".join(done), "failed": "; ".join(failed)})
+        if failed:
+            event.fail(f"{len(failed)} of {len(addresses)} could not be anonymized")
 
     # --- reconcile ----------------------------------------------------------------------
 

@@ -228,3 +228,34 @@ def test_the_charm_layer_keeps_the_rocks_commands(pods: dict[str, PodContainer])
     assert plan["services"]["indico"]["command"] == "/usr/local/bin/indico-start web"
     env = plan["services"]["indico"]["environment"]
     assert re.match(r"postgresql://indico:[^@]+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
+
+
+def test_the_admin_tool_runs_with_the_indico_services_environment(pods: dict[str, PodContainer]) -> None:
+    """What the add-admin and anonymize-user actions run: Pebble exec in the `indico` service context."""
+    import json
+
+    test_indico_answers_through_nginx(pods)  # the schema exists once Indico answers
+    client = pods["0/indico"].client
+    created = client.exec(
+        ["/usr/local/bin/indico-admin", "create-admin", "Pod-Admin@example.org"],
+        service_context="indico",
+        stdin="pod-test-password\n",
+        timeout=300,
+    )
+    out, _ = created.wait_output()
+    assert json.loads(out.strip().splitlines()[-1])["admin"] is True
+    anonymized = client.exec(
+        ["/usr/local/bin/indico-admin", "anonymize-user", "pod-admin@example.org"],
+        service_context="indico",
+        timeout=300,
+    )
+    out, _ = anonymized.wait_output()
+    assert json.loads(out.strip().splitlines()[-1])["anonymized"] is True
+    missing = client.exec(
+        ["/usr/local/bin/indico-admin", "anonymize-user", "pod-admin@example.org"],
+        service_context="indico",
+        timeout=300,
+    )
+    with pytest.raises(pebble.ExecError) as caught:
+        missing.wait_output()
+    assert "no user with the e-mail address pod-admin@example.org" in str(caught.value.stderr)
