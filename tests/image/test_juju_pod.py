@@ -15,6 +15,7 @@ container only, since the web ports of a second pod cannot coexist on one host n
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -230,32 +231,18 @@ def test_the_charm_layer_keeps_the_rocks_commands(pods: dict[str, PodContainer])
     assert re.match(r"postgresql://indico:[^@]+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
 
 
-def test_the_admin_tool_runs_with_the_indico_services_environment(pods: dict[str, PodContainer]) -> None:
+def run_admin(client: pebble.Client, *args: str, stdin: str | None = None) -> dict[str, Any]:
     """What the add-admin and anonymize-user actions run: Pebble exec in the `indico` service context."""
-    import json
+    process = client.exec(["/usr/local/bin/indico-admin", *args], service_context="indico", stdin=stdin, timeout=300)
+    out, _ = process.wait_output()
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
+
+def test_the_admin_tool_runs_with_the_indico_services_environment(pods: dict[str, PodContainer]) -> None:
     test_indico_answers_through_nginx(pods)  # the schema exists once Indico answers
     client = pods["0/indico"].client
-    created = client.exec(
-        ["/usr/local/bin/indico-admin", "create-admin", "Pod-Admin@example.org"],
-        service_context="indico",
-        stdin="pod-test-password\n",
-        timeout=300,
-    )
-    out, _ = created.wait_output()
-    assert json.loads(out.strip().splitlines()[-1])["admin"] is True
-    anonymized = client.exec(
-        ["/usr/local/bin/indico-admin", "anonymize-user", "pod-admin@example.org"],
-        service_context="indico",
-        timeout=300,
-    )
-    out, _ = anonymized.wait_output()
-    assert json.loads(out.strip().splitlines()[-1])["anonymized"] is True
-    missing = client.exec(
-        ["/usr/local/bin/indico-admin", "anonymize-user", "pod-admin@example.org"],
-        service_context="indico",
-        timeout=300,
-    )
+    assert run_admin(client, "create-admin", "Pod-Admin@example.org", stdin="pod-test-password\n")["admin"] is True
+    assert run_admin(client, "anonymize-user", "pod-admin@example.org")["anonymized"] is True
     with pytest.raises(pebble.ExecError) as caught:
-        missing.wait_output()
+        run_admin(client, "anonymize-user", "pod-admin@example.org")
     assert "no user with the e-mail address pod-admin@example.org" in str(caught.value.stderr)
