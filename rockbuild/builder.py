@@ -31,9 +31,13 @@ class BuiltRock:
     name: str
     version: str
     path: Path
-    image: str
     image_id: str
     reused: bool
+
+    @property
+    def image(self) -> str:
+        """The Docker image reference it is loaded as."""
+        return f"{self.name}:{self.version}"
 
 
 def platform_label(project: Project) -> str:
@@ -131,7 +135,7 @@ def _build_local(
         path, version = ready
         progress.say("up to date", path.name)
         image_id = _load(project, version, path, progress)
-        return BuiltRock(project.name, version, path, f"{project.name}:{version}", image_id, reused=True)
+        return BuiltRock(project.name, version, path, image_id, reused=True)
 
     build_base = (
         base
@@ -158,7 +162,7 @@ def _build_local(
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"inputs": digest, "path": str(out), "version": result.version}))
     image_id = _load(project, result.version, out, progress)
-    return BuiltRock(project.name, result.version, out, f"{project.name}:{result.version}", image_id, reused=False)
+    return BuiltRock(project.name, result.version, out, image_id, reused=False)
 
 
 def build_with_rockcraft(rock_dir: Path, progress: Progress) -> BuiltRock:
@@ -178,7 +182,7 @@ def build_with_rockcraft(rock_dir: Path, progress: Progress) -> BuiltRock:
         version = candidates[-1].name.split("_")[1]
     out = rock_path(rock_dir, project, version)
     image_id = _load(project, version, out, progress)
-    return BuiltRock(project.name, version, out, f"{project.name}:{version}", image_id, reused=False)
+    return BuiltRock(project.name, version, out, image_id, reused=False)
 
 
 def choose_builder(requested: str) -> str:

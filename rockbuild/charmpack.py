@@ -22,8 +22,7 @@ CHARM_BASE = "ubuntu@24.04"
 PACK_SCRIPT = f"""set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive XDG_RUNTIME_DIR=/tmp/xdg
 mkdir -p "$XDG_RUNTIME_DIR"
-# charmcraft's charm plugin runs pip with a cleared environment: the CA must be in pip.conf.
-if [ -f {buildenv.CA_IN_CONTAINER} ]; then printf '[global]\\ncert = {buildenv.CA_IN_CONTAINER}\\n' > /etc/pip.conf; fi
+{buildenv.WRITE_PIP_CONF}
 apt-get update -qq
 python3 -m venv --system-site-packages /opt/charmcraft
 /opt/charmcraft/bin/pip install --quiet charmcraft=={CHARMCRAFT_VERSION}

@@ -50,6 +50,14 @@ PASSTHROUGH_ENV = (
 )
 
 
+# Variables through which pip, requests, Go, git and curl find a CA bundle.
+CA_ENV_VARS = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "CURL_CA_BUNDLE")
+# For tools that clear the environment (charmcraft's charm plugin runs pip under `env -i`).
+WRITE_PIP_CONF = (
+    f"if [ -f {CA_IN_CONTAINER} ]; then printf '[global]\\ncert = {CA_IN_CONTAINER}\\n' > /etc/pip.conf; fi"
+)
+
+
 def ca_bundle() -> Path | None:
     """The extra CA bundle for build containers: $ROCKBUILD_CA_BUNDLE, else the host's system bundle."""
     explicit = os.environ.get("ROCKBUILD_CA_BUNDLE")
@@ -63,8 +71,7 @@ def ca_bundle() -> Path | None:
 def container_env() -> dict[str, str]:
     env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
     if ca_bundle() is not None:
-        for key in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "CURL_CA_BUNDLE"):
-            env[key] = CA_IN_CONTAINER
+        env.update(dict.fromkeys(CA_ENV_VARS, CA_IN_CONTAINER))
     return env
 
 
@@ -118,7 +125,7 @@ def _setup_env_script(ca_path: str | None) -> bytes:
     neither the CA bundle's path nor the user's proxy settings are committed into the tool image."""
     env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
     if ca_path:
-        env.update({key: ca_path for key in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO")})
+        env.update(dict.fromkeys(CA_ENV_VARS, ca_path))
     return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items()).encode()
 
 
@@ -238,10 +245,9 @@ class BuildContainer:
         except docker.errors.NotFound:
             for host in self.mounts:
                 Path(host).mkdir(parents=True, exist_ok=True)
-            pip_conf = f"[ -f {CA_IN_CONTAINER} ] && printf '[global]\\ncert = {CA_IN_CONTAINER}\\n' > /etc/pip.conf; "
             container = engine.containers.create(
                 self.tool_image,
-                ["bash", "-c", pip_conf + "exec sleep infinity"],
+                ["bash", "-c", f"{WRITE_PIP_CONF}; exec sleep infinity"],
                 name=self.name,
                 network_mode="host",
                 volumes=self._volumes(),
