@@ -2,17 +2,19 @@
 """The thin Indico charm: relations and config in, environment for the rocks' services out.
 
 Every event runs the same reconcile: build the desired state (state.py), turn it into one merge
-layer per container (workload.py), and apply those in one place (_apply_layers).
+layer per container (workload.py), and apply those in one place (pebble_ops.py). Operators'
+plugins and customization are installed by the rock's indico-external, only when they change.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
-from typing import Any, cast
 
 import actions
 import ops
+import pebble_ops
 import state as desired
 import workload
 from dpcharmlibs.interfaces import (
@@ -58,6 +60,8 @@ class IndicoCharm(ops.CharmBase):
             framework.observe(event, self._reconcile)
         framework.observe(self.on.add_admin_action, self._on_add_admin)
         framework.observe(self.on.anonymize_user_action, self._on_anonymize_user)
+        framework.observe(self.on.refresh_external_resources_action, self._on_refresh_external_resources)
+        self._external_report: dict[str, dict[str, str]] = {}
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -133,16 +137,26 @@ class IndicoCharm(ops.CharmBase):
         if failed:
             event.fail(f"{len(failed)} of {len(addresses)} could not be anonymized")
 
+    def _on_refresh_external_resources(self, event: ops.ActionEvent) -> None:
+        self.unit.status = status = self._converge(refresh_external=True)
+        if not self._external_report:
+            event.fail(f"no Indico container was refreshed: {status.message or 'none is reachable yet'}")
+            return
+        event.set_results(self._external_report)
+        if any(report.get("error") for report in self._external_report.values()):
+            event.fail(status.message)
+
     # --- reconcile ----------------------------------------------------------------------
 
     def _reconcile(self, _event: ops.EventBase) -> None:
         self.unit.status = self._converge()
 
-    def _converge(self) -> ops.StatusBase:
+    def _converge(self, refresh_external: bool = False) -> ops.StatusBase:
         try:
             config = desired.CharmConfig.from_options(dict(self.config))
         except desired.InvalidConfigError as exc:
             return ops.BlockedStatus(str(exc))
+        external_errors = self._sync_external(config, refresh_external)
         ingress = self.model.get_relation("ingress")
         if ingress is not None:
             self._publish_ingress(ingress)
@@ -165,34 +179,29 @@ class IndicoCharm(ops.CharmBase):
             secret_key=secret_key,
             is_leader=self.unit.is_leader(),
         )
-        waiting = self._apply_layers(workload.desired_layers(state))
+        layers = workload.desired_layers(state)
+        waiting = {
+            name for name, layer in layers.items() if not pebble_ops.apply_layer(self.unit.get_container(name), layer)
+        }
         if waiting:
             return ops.WaitingStatus(f"waiting for Pebble in {', '.join(sorted(waiting))}")
+        if external_errors:
+            option, error = sorted(external_errors.items())[0]
+            return ops.BlockedStatus(f"{option}: {error[:200]} (fix it, or retry with refresh-external-resources)")
         return ops.ActiveStatus()
 
-    def _apply_layers(self, layers: dict[str, dict[str, Any]]) -> set[str]:
-        """The one place that touches Pebble; returns the containers that are not reachable yet."""
-        unreachable = set()
-        for name, layer in layers.items():
-            container = self.unit.get_container(name)
-            if not container.can_connect():
-                unreachable.add(name)
-                continue
-            try:
-                current = container.get_plan().to_dict()
-                container.add_layer(
-                    workload.LAYER_LABEL, ops.pebble.Layer(cast("ops.pebble.LayerDict", layer)), combine=True
-                )
-                if container.get_plan().to_dict() != current:
-                    container.replan()
-                running = {svc for svc, info in container.get_services().items() if info.is_running()}
-                stop = workload.services_to_stop(layer, running)
-                if stop:
-                    container.stop(*sorted(stop))
-            except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
-                logger.warning("Pebble in %s: %s", name, exc)
-                unreachable.add(name)
-        return unreachable
+    def _sync_external(self, config: desired.CharmConfig, refresh: bool) -> dict[str, str]:
+        """Plugins and customization in every Indico container; returns config option -> error."""
+        errors: dict[str, str] = {}
+        self._external_report = {}
+        environment = workload.proxy_environment(dict(os.environ))
+        for name in workload.EXTERNAL_CONTAINERS:
+            synced = pebble_ops.sync_external(self.unit.get_container(name), config, refresh, environment)
+            if synced is not None:
+                errors.update(synced.errors)
+                if synced.report:
+                    self._external_report[name] = synced.report
+        return errors
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -11,6 +11,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
+SPEC_SEPARATOR_RE = re.compile(r"\s+|,(?![^\[]*\])(?!\s*[<>=!~])")
+GIT_URL_RE = re.compile(r"^((https?|git|ssh|file)://\S+|[\w.-]+@[\w.-]+:\S+)$")
 
 
 class InvalidConfigError(Exception):
@@ -31,6 +34,8 @@ class CharmConfig:
     customization_debug: bool
     uwsgi_processes: int
     celery_concurrency: int
+    external_plugins: tuple[str, ...] = ()
+    customization_sources_url: str = ""
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -51,6 +56,11 @@ class CharmConfig:
             if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 64:
                 raise InvalidConfigError(option, f"{size!r} is not a whole number from 1 to 64")
             sizes[option] = size
+        customization = str(options.get("customization_sources_url") or "").strip()
+        if customization and not GIT_URL_RE.match(customization):
+            raise InvalidConfigError(
+                "customization_sources_url", f"{customization!r} is not a git URL (https://, ssh://, user@host:path...)"
+            )
         return cls(
             site_url=site_url.rstrip("/"),
             support_email=emails["indico_support_email"],
@@ -60,7 +70,19 @@ class CharmConfig:
             customization_debug=bool(options.get("customization_debug", False)),
             uwsgi_processes=sizes["uwsgi_processes"],
             celery_concurrency=sizes["celery_concurrency"],
+            external_plugins=plugin_specs(str(options.get("external_plugins") or "")),
+            customization_sources_url=customization,
         )
+
+
+def plugin_specs(value: str) -> tuple[str, ...]:
+    """Split external_plugins into pip specifiers; pip itself judges them, but never an option."""
+    joined = re.sub(r"\s*,\s*", ",", value.strip())
+    specs = tuple(spec for spec in SPEC_SEPARATOR_RE.split(joined) if spec)
+    for spec in specs:
+        if spec.startswith("-"):
+            raise InvalidConfigError("external_plugins", f"{spec!r} is a pip option, not a plugin specifier")
+    return specs
 
 
 @dataclass(frozen=True)

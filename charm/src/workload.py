@@ -3,12 +3,14 @@ the rock's own layer. They never name a command; the rocks own their commands an
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from state import State
+from state import CharmConfig, State
 
 LAYER_LABEL = "indico-charm"
 INDICO_SERVICES = ("indico", "statsd-exporter", "celery-worker", "celery-beat")
+INDICO_CODE_SERVICES = {"indico", "celery-worker", "celery-beat"}
 
 
 def indico_environment(state: State) -> dict[str, str]:
@@ -63,3 +65,68 @@ def services_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:
     """Running services the layer disables: replan starts services but never stops them."""
     disabled = {name for name, svc in layer["services"].items() if svc.get("startup") == "disabled"}
     return disabled & running
+
+
+# --- plugins and customization: the rock's indico-external does the work ----------------------
+
+EXTERNAL_TOOL = "/usr/local/bin/indico-external"
+EXTERNAL_STATE = "/var/lib/indico/external/state.json"
+# Each runs Indico code from its own filesystem, so each gets the plugins and customization.
+EXTERNAL_CONTAINERS = ("indico", "celery")
+PROXY_VARIABLES = {"JUJU_CHARM_HTTP_PROXY": "HTTP_PROXY", "JUJU_CHARM_HTTPS_PROXY": "HTTPS_PROXY"}
+
+
+def external_sync_needed(config: CharmConfig, recorded: dict[str, Any] | None) -> bool:
+    """Whether indico-external has not yet been asked for exactly these inputs."""
+    if recorded is None:
+        return bool(config.external_plugins or config.customization_sources_url)
+    try:
+        asked = (recorded["plugins"]["requested"], recorded["customization"]["url"])
+    except (KeyError, TypeError):
+        return True
+    return asked != (list(config.external_plugins), config.customization_sources_url)
+
+
+def external_errors(recorded: dict[str, Any] | None) -> dict[str, str]:
+    """Config option -> the error indico-external recorded for it."""
+    errors = {}
+    for option, section in (("external_plugins", "plugins"), ("customization_sources_url", "customization")):
+        error = ((recorded or {}).get(section) or {}).get("error")
+        if error:
+            errors[option] = str(error)
+    return errors
+
+
+def external_sync_command(config: CharmConfig, refresh: bool) -> list[str]:
+    command = [EXTERNAL_TOOL, "sync", "--customization-url", config.customization_sources_url]
+    if refresh:
+        command.append("--refresh")
+    return [*command, "--", *config.external_plugins]
+
+
+def proxy_environment(charm_env: dict[str, str]) -> dict[str, str]:
+    """The model's proxy settings, for pip and git (Juju gives them to the charm, not to workloads)."""
+    env = {}
+    for juju_name, name in PROXY_VARIABLES.items():
+        if charm_env.get(juju_name):
+            env[name] = env[name.lower()] = charm_env[juju_name]
+    if charm_env.get("JUJU_CHARM_NO_PROXY"):
+        env["NO_PROXY"] = env["no_proxy"] = charm_env["JUJU_CHARM_NO_PROXY"]
+    return env
+
+
+def external_report(stdout: str, error: str) -> dict[str, str]:
+    """indico-external's JSON line as action results (strings, Juju's result keys)."""
+    try:
+        result = json.loads(stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {}
+    report = {
+        "plugins-changed": "true" if result.get("plugins-changed") else "false",
+        "customization-changed": "true" if result.get("customization-changed") else "false",
+        "plugins": ",".join(result.get("plugins") or []),
+        "customization-commit": str(result.get("customization-commit") or ""),
+    }
+    if error:
+        report["error"] = error
+    return report

@@ -24,6 +24,10 @@ def test_defaults_are_valid() -> None:
         ("uwsgi_processes", 0),
         ("celery_concurrency", 65),
         ("uwsgi_processes", True),
+        ("external_plugins", "-r requirements.txt"),
+        ("external_plugins", "ok-plugin,--extra-index-url=https://x"),
+        ("customization_sources_url", "/srv/custom"),
+        ("customization_sources_url", "--upload-pack=touch /tmp/x"),
     ],
 )
 def test_invalid_options_are_named(option: str, value: object) -> None:
@@ -57,7 +61,15 @@ def test_database_uri_uses_the_first_endpoint() -> None:
 
 @given(
     st.dictionaries(
-        st.sampled_from([*sorted(DEFAULTS), "indico_no_reply_email", "enable_roombooking"]),
+        st.sampled_from(
+            [
+                *sorted(DEFAULTS),
+                "indico_no_reply_email",
+                "enable_roombooking",
+                "external_plugins",
+                "customization_sources_url",
+            ]
+        ),
         st.one_of(st.text(max_size=30), st.integers(-5, 100), st.booleans(), st.none()),
     )
 )
@@ -66,3 +78,31 @@ def test_any_config_either_parses_or_names_an_option(options: dict[str, object])
         state.CharmConfig.from_options({**DEFAULTS, **options})
     except state.InvalidConfigError as exc:
         assert exc.option in options
+
+
+@pytest.mark.parametrize(
+    ("value", "specs"),
+    [
+        ("", ()),
+        ("indico-plugin-piwik, indico-plugin-paypal==3.3.2", ("indico-plugin-piwik", "indico-plugin-paypal==3.3.2")),
+        ("a b\nc", ("a", "b", "c")),
+        ("foo>=1.0, <2.0, bar", ("foo>=1.0,<2.0", "bar")),
+        ("x[one, two]==1,y", ("x[one,two]==1", "y")),
+        (
+            "https://h.example/p-1.0-py3-none-any.whl,/srv/p.whl",
+            ("https://h.example/p-1.0-py3-none-any.whl", "/srv/p.whl"),
+        ),
+    ],
+)
+def test_external_plugins_split_into_pip_specifiers(value: str, specs: tuple[str, ...]) -> None:
+    assert state.plugin_specs(value) == specs
+
+
+@given(st.text(alphabet="ab-=<>, [];\n/:.~!", max_size=40))
+def test_no_plugin_specifier_is_ever_a_pip_option(value: str) -> None:
+    try:
+        specs = state.plugin_specs(value)
+    except state.InvalidConfigError as exc:
+        assert exc.option == "external_plugins"
+    else:
+        assert all(spec and not spec.startswith("-") and not any(c.isspace() for c in spec) for spec in specs)

@@ -1,0 +1,95 @@
+"""The one module that changes the workload containers, through Pebble. The charm decides what
+(workload.py); these functions apply it to one container each, and the pod test runs them
+against the rocks' real Pebble."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import ops
+import workload
+from state import CharmConfig
+
+logger = logging.getLogger(__name__)
+
+
+def apply_layer(container: ops.Container, layer: dict[str, Any]) -> bool:
+    """Merge the charm's layer, replan only if the plan changed, stop what it disables.
+    False when the container's Pebble is not reachable (yet)."""
+    if not container.can_connect():
+        return False
+    try:
+        current = container.get_plan().to_dict()
+        container.add_layer(workload.LAYER_LABEL, ops.pebble.Layer(cast("ops.pebble.LayerDict", layer)), combine=True)
+        if container.get_plan().to_dict() != current:
+            container.replan()
+        stop = workload.services_to_stop(layer, _running(container))
+        if stop:
+            container.stop(*sorted(stop))
+    except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
+        logger.warning("Pebble in %s: %s", container.name, exc)
+        return False
+    return True
+
+
+@dataclass
+class ExternalSync:
+    """What one container's indico-external reported: `report` is empty when nothing had to run."""
+
+    report: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def sync_external(
+    container: ops.Container, config: CharmConfig, refresh: bool, environment: dict[str, str]
+) -> ExternalSync | None:
+    """Have the rock's indico-external install the plugins and customization that config asks for,
+    only when its record differs (or on refresh); restart the services running Indico code after
+    a change. None when the container's Pebble is not reachable (yet)."""
+    if not container.can_connect():
+        return None
+    outcome = ExternalSync()
+    try:
+        recorded = _external_record(container)
+        if refresh or workload.external_sync_needed(config, recorded):
+            outcome.report = _run_external_sync(container, workload.external_sync_command(config, refresh), environment)
+            recorded = _external_record(container)
+            if outcome.report.get("error") and not workload.external_errors(recorded):
+                outcome.errors["external_plugins"] = outcome.report["error"]
+            if "true" in (outcome.report["plugins-changed"], outcome.report["customization-changed"]):
+                restart = _running(container) & workload.INDICO_CODE_SERVICES
+                if restart:
+                    container.restart(*sorted(restart))
+        outcome.errors.update(workload.external_errors(recorded))
+    except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
+        logger.warning("Pebble in %s: %s", container.name, exc)
+        return None
+    return outcome
+
+
+def _running(container: ops.Container) -> set[str]:
+    return {name for name, info in container.get_services().items() if info.is_running()}
+
+
+def _external_record(container: ops.Container) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(container.pull(workload.EXTERNAL_STATE).read()))
+    except (ops.pebble.PathError, ValueError, TypeError):
+        return None
+
+
+def _run_external_sync(container: ops.Container, command: list[str], environment: dict[str, str]) -> dict[str, str]:
+    try:
+        process = container.exec(command, service_context="indico", environment=environment, timeout=900)
+        stdout, _ = process.wait_output()
+        error = ""
+    except ops.pebble.ExecError as exc:
+        lines = str(exc.stderr or "").strip().splitlines()
+        stdout, error = str(exc.stdout or ""), lines[-1] if lines else str(exc)
+    except ops.pebble.APIError as exc:
+        stdout = ""
+        error = f"Pebble could not run {workload.EXTERNAL_TOOL} (is the indico-image resource current?): {exc}"
+    return workload.external_report(stdout, error)

@@ -1,0 +1,171 @@
+"""external_plugins, customization_sources_url and refresh-external-resources under ops.testing.
+
+The rock's indico-external is simulated here by its record (state.json in a mounted directory) and
+by Exec results; the pod test (tests/image/test_juju_pod.py) runs the real one."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from ops import testing
+
+from tests.unit.charm.conftest import database_relation, redis_relation, rock_layer
+
+SYNC = ["/usr/local/bin/indico-external", "sync"]
+WHEEL = "/srv/wheels/indico_plugin_probe-1.0-py3-none-any.whl"
+CONFIG = {
+    "external_plugins": f"indico-plugin-piwik==3.3.1, {WHEEL}",
+    "customization_sources_url": "https://git.example/c.git",
+}
+SPECS = ["indico-plugin-piwik==3.3.1", WHEEL]
+REPORT = json.dumps(
+    {
+        "plugins-changed": True,
+        "customization-changed": True,
+        "plugins": ["piwik", "probe"],
+        "customization-commit": "abc",
+    }
+)
+
+
+def record(
+    directory: Path, specs: list[str], url: str, plugin_error: str | None = None, custom_error: str | None = None
+) -> None:
+    state = {
+        "plugins": {"requested": specs, "enabled": ["piwik"], "error": plugin_error},
+        "customization": {"url": url, "commit": "abc", "error": custom_error},
+    }
+    directory.mkdir(exist_ok=True)
+    (directory / "state.json").write_text(json.dumps(state))
+
+
+def state_with(
+    tmp_path: Path, execs: frozenset[testing.Exec] = frozenset(), config: dict[str, object] | None = None
+) -> testing.State:
+    """Every relation in place; the indico and celery containers each have their own external dir."""
+    containers = set()
+    for name in ("indico", "celery", "indico-nginx"):
+        mounts = {}
+        if name != "indico-nginx":
+            (tmp_path / name).mkdir(exist_ok=True)
+            mounts["external"] = testing.Mount(location="/var/lib/indico/external", source=tmp_path / name)
+        containers.add(
+            testing.Container(
+                name,
+                can_connect=True,
+                layers={"rock": rock_layer(name)},  # type: ignore[dict-item]
+                mounts=mounts,
+                execs=execs if name != "indico-nginx" else frozenset(),
+            )
+        )
+    database, secret = database_relation()
+    return testing.State(
+        leader=True,
+        containers=containers,
+        relations={database, redis_relation(), testing.PeerRelation("indico-peers")},
+        secrets={secret},
+        config=CONFIG if config is None else config,
+    )
+
+
+def test_new_inputs_run_the_rocks_tool_in_both_indico_containers(ctx: testing.Context, tmp_path: Path) -> None:
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)})))
+    assert out.unit_status == testing.ActiveStatus()
+    expected = [*SYNC, "--customization-url", "https://git.example/c.git", "--", *SPECS]
+    for container in ("indico", "celery"):
+        (call,) = ctx.exec_history[container]
+        assert call.command == expected
+    assert "indico-nginx" not in ctx.exec_history
+
+
+def test_recorded_inputs_mean_no_pip_or_git(ctx: testing.Context, tmp_path: Path) -> None:
+    state = state_with(tmp_path)  # no Exec: running anything would fail the test
+    for name in ("indico", "celery"):
+        record(tmp_path / name, SPECS, "https://git.example/c.git")
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status == testing.ActiveStatus()
+    assert ctx.exec_history == {}
+
+
+def test_default_config_runs_nothing(ctx: testing.Context, tmp_path: Path) -> None:
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={}))
+    assert out.unit_status == testing.ActiveStatus()
+    assert ctx.exec_history == {}
+
+
+def test_a_recorded_failure_blocks_naming_the_option_and_is_not_retried(ctx: testing.Context, tmp_path: Path) -> None:
+    for name in ("indico", "celery"):
+        record(tmp_path / name, SPECS, "https://git.example/c.git", custom_error="git clone failed: not found")
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path))
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert out.unit_status.message.startswith("customization_sources_url: git clone failed: not found")
+    assert "refresh-external-resources" in out.unit_status.message
+    assert ctx.exec_history == {}
+    # The workloads keep running with what was installed before.
+    assert out.get_container("indico").plan.services["indico"].startup == "enabled"
+
+
+def test_a_tool_that_fails_without_a_record_blocks_with_its_message(ctx: testing.Context, tmp_path: Path) -> None:
+    failing = testing.Exec(SYNC, return_code=1, stderr="Traceback...\nindico-external: disk full\n")
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({failing})))
+    assert out.unit_status == testing.BlockedStatus(
+        "external_plugins: indico-external: disk full (fix it, or retry with refresh-external-resources)"
+    )
+
+
+def test_changed_inputs_run_again(ctx: testing.Context, tmp_path: Path) -> None:
+    for name in ("indico", "celery"):
+        record(tmp_path / name, ["indico-plugin-old"], "https://git.example/c.git")
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)})))
+    assert out.unit_status == testing.ActiveStatus()
+    assert len(ctx.exec_history["indico"]) == 1 and len(ctx.exec_history["celery"]) == 1
+
+
+def test_the_models_proxy_reaches_pip_and_git(
+    ctx: testing.Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUJU_CHARM_HTTPS_PROXY", "http://proxy.internal:3128")
+    ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)})))
+    environment = ctx.exec_history["indico"][0].environment
+    assert environment["HTTPS_PROXY"] == environment["https_proxy"] == "http://proxy.internal:3128"
+
+
+def test_refresh_action_forces_the_work_and_reports_it(ctx: testing.Context, tmp_path: Path) -> None:
+    for name in ("indico", "celery"):
+        record(tmp_path / name, SPECS, "https://git.example/c.git")
+    state = state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)}))
+    ctx.run(ctx.on.action("refresh-external-resources"), state)
+    assert ctx.action_results is not None
+    assert ctx.action_results["indico"]["plugins"] == "piwik,probe"
+    assert ctx.action_results["celery"]["customization-changed"] == "true"
+    assert "--refresh" in ctx.exec_history["indico"][0].command
+
+
+def test_refresh_action_fails_when_the_tool_fails(ctx: testing.Context, tmp_path: Path) -> None:
+    failing = testing.Exec(SYNC, return_code=1, stderr="indico-external: pip install x failed: no such version\n")
+    with pytest.raises(testing.ActionFailed) as failed:
+        ctx.run(ctx.on.action("refresh-external-resources"), state_with(tmp_path, frozenset({failing})))
+    assert "pip install x failed" in failed.value.message
+
+
+def test_refresh_action_fails_while_no_container_is_up(ctx: testing.Context, tmp_path: Path) -> None:
+    state = state_with(tmp_path)
+    offline = dataclasses.replace(
+        state, containers={dataclasses.replace(c, can_connect=False) for c in state.containers}
+    )
+    with pytest.raises(testing.ActionFailed) as failed:
+        ctx.run(ctx.on.action("refresh-external-resources"), offline)
+    assert "no Indico container was refreshed" in failed.value.message
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("external_plugins", "good-plugin --index-url=https://evil.example"), ("customization_sources_url", "not a url")],
+)
+def test_bad_values_block_before_anything_runs(ctx: testing.Context, tmp_path: Path, option: str, value: str) -> None:
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={option: value}))
+    assert isinstance(out.unit_status, testing.BlockedStatus) and f"'{option}'" in out.unit_status.message
+    assert ctx.exec_history == {}
