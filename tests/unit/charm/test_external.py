@@ -43,7 +43,7 @@ def record(
 
 
 def state_with(
-    tmp_path: Path, execs: frozenset[testing.Exec] = frozenset(), config: dict[str, object] | None = None
+    tmp_path: Path, execs: frozenset[testing.Exec] = frozenset(), config: dict[str, str] | None = None
 ) -> testing.State:
     """Every relation in place; the indico and celery containers each have their own external dir."""
     containers = set()
