@@ -154,7 +154,7 @@ def test_refresh_action_fails_when_the_tool_fails(ctx: testing.Context, tmp_path
 def test_refresh_action_fails_while_no_container_is_up(ctx: testing.Context, tmp_path: Path) -> None:
     state = state_with(tmp_path)
     offline = dataclasses.replace(
-        state, containers={dataclasses.replace(c, can_connect=False) for c in state.containers}
+        state, containers=frozenset(dataclasses.replace(c, can_connect=False) for c in state.containers)
     )
     with pytest.raises(testing.ActionFailed) as failed:
         ctx.run(ctx.on.action("refresh-external-resources"), offline)
