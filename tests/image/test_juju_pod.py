@@ -18,6 +18,8 @@ import dataclasses
 import json
 import re
 import sys
+import types
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,22 +27,28 @@ from typing import Any
 
 import docker
 import docker.models.containers
+import ops
 import pytest
 import yaml
 from ops import pebble, testing
 
 from rockbuild.builder import BuiltRock
+from tests.image import external_sources as ext
 from tests.image.conftest import wait_for
 from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
+import pebble_ops  # noqa: E402
+from state import CharmConfig  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
 
 from charm import DATABASE_NAME, IndicoCharm  # noqa: E402
 
 SITE = "localhost:8080"
+# Where the pod's Indico containers see this test's plugin wheel and customization repository.
+SOURCES = "/srv/external-sources"
 IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
 # Only for this test: the pod's ports stay on loopback (a pod would listen on all its addresses).
 LOOPBACK_LAYER = {
@@ -110,7 +118,9 @@ def container_uid(name: str) -> str:
     return str(meta["containers"][name].get("uid", 0))
 
 
-def start_like_juju(client: docker.DockerClient, image: str, socket_dir: Path, uid: str) -> PodContainer:
+def start_like_juju(
+    client: docker.DockerClient, image: str, socket_dir: Path, uid: str, sources: Path | None = None
+) -> PodContainer:
     socket_dir.mkdir(parents=True)
     socket_dir.chmod(0o777)  # Juju's shared emptyDir is writable by the container's uid
     port = free_port()
@@ -123,7 +133,10 @@ def start_like_juju(client: docker.DockerClient, image: str, socket_dir: Path, u
             "PEBBLE_COPY_ONCE": "/var/lib/pebble/default",
             "PEBBLE_SOCKET": "/charm/container/pebble.socket",
         },
-        volumes={str(socket_dir): {"bind": "/charm/container", "mode": "rw"}},
+        volumes={
+            str(socket_dir): {"bind": "/charm/container", "mode": "rw"},
+            **({str(sources): {"bind": SOURCES, "mode": "ro"}} if sources else {}),
+        },
         user=uid,
         detach=True,
         network_mode="host",
@@ -163,14 +176,15 @@ def pods(
         secrets=frozenset(dataclasses.replace(s, owner=None) for s in shared),
     )
     base = tmp_path_factory.mktemp("pod")
+    sources = external_sources(base / "sources")
     started: dict[str, PodContainer] = {}
     try:
         for name, image in IMAGE_OF.items():
             started[f"0/{name}"] = start_like_juju(
-                docker_client, rocks[image].image, base / "unit-0" / name, container_uid(name)
+                docker_client, rocks[image].image, base / "unit-0" / name, container_uid(name), sources
             )
         started["1/celery"] = start_like_juju(
-            docker_client, rocks["indico"].image, base / "unit-1" / "celery", container_uid("celery")
+            docker_client, rocks["indico"].image, base / "unit-1" / "celery", container_uid("celery"), sources
         )
         for key, pod in started.items():
             unit, name = key.split("/")
@@ -204,15 +218,14 @@ def test_only_the_leader_runs_beat(pods: dict[str, PodContainer]) -> None:
     assert active(pods["1/celery"]) == {"celery-worker"}
 
 
+def get_text(path: str) -> str:
+    request = urllib.request.Request(f"http://127.0.0.1:8080{path}", headers={"Host": SITE})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(response.read().decode())
+
+
 def test_indico_answers_through_nginx(pods: dict[str, PodContainer]) -> None:
-    import urllib.request
-
-    def bootstrap() -> bool:
-        request = urllib.request.Request("http://127.0.0.1:8080/bootstrap", headers={"Host": SITE})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return bool(response.status == 200)
-
-    wait_for(bootstrap, 240, "Indico to answer through NGINX")
+    wait_for(lambda: get_text("/bootstrap"), 240, "Indico to answer through NGINX")
 
 
 def test_every_process_runs_as_the_daemon_user(pods: dict[str, PodContainer]) -> None:
@@ -246,3 +259,72 @@ def test_the_admin_tool_runs_with_the_indico_services_environment(pods: dict[str
     with pytest.raises(pebble.ExecError) as caught:
         run_admin(client, "anonymize-user", "pod-admin@example.org")
     assert "no user with the e-mail address pod-admin@example.org" in str(caught.value.stderr)
+
+
+def external_sources(directory: Path) -> Path:
+    directory.mkdir()
+    directory.chmod(0o755)  # pytest's temporary directories are private; the pod's user reads these
+    ext.plugin_wheel(directory)
+    ext.customization_repo(directory, "first commit")
+    return directory
+
+
+def charm_container(name: str, pod: PodContainer) -> ops.Container:
+    """The ops.Container the charm would get, on this pod container's real Pebble socket."""
+    backend = types.SimpleNamespace(_juju_context=types.SimpleNamespace(version=ops.JujuVersion("3.6.0")))
+    return ops.Container(name, backend, pebble_client=pod.client)  # type: ignore[arg-type]
+
+
+def pids(pod: PodContainer, pattern: str) -> set[str]:
+    return {pid for pid, _uid, args in pod.container.top(ps_args="-o pid,uid,args")["Processes"] if pattern in args}
+
+
+def test_plugins_and_customization_reach_every_indico_container(pods: dict[str, PodContainer]) -> None:
+    test_indico_answers_through_nginx(pods)
+    config = CharmConfig.from_options(
+        {
+            "uwsgi_processes": 4,
+            "celery_concurrency": 2,
+            "external_plugins": f"{SOURCES}/indico_plugin_probe-1.0-py3-none-any.whl",
+            "customization_sources_url": f"file://{SOURCES}/custom-src",
+        }
+    )
+    worker_before = pids(pods["1/celery"], "celery worker")
+    for key in ("0/indico", "0/celery", "1/celery"):
+        synced = pebble_ops.sync_external(charm_container(key.split("/")[1], pods[key]), config, False, {})
+        assert synced is not None and synced.errors == {}, synced
+        assert synced.report["plugins"] == "probe" and synced.report["plugins-changed"] == "true"
+    worker_after = wait_for(lambda: pids(pods["1/celery"], "celery worker"), 60, "the worker to run again")
+    assert worker_before and not worker_before & worker_after, "the worker restarts to load the plugin"  # type: ignore[operator]
+
+    wait_for(lambda: get_text(ext.PLUGIN_ROUTE) == ext.PLUGIN_ANSWER, 240, "the plugin's page through NGINX")
+    assert get_text(f"/static/custom/{ext.CUSTOM_FILE}") == "first commit"
+    probe = pods["0/celery"].client.exec(
+        ["python3", "-c", "import indico_plugin_probe; print(indico_plugin_probe.__file__)"], service_context="indico"
+    )
+    assert probe.wait_output()[0].startswith("/var/lib/indico/external/")
+
+    unchanged = pebble_ops.sync_external(charm_container("indico", pods["0/indico"]), config, False, {})
+    assert unchanged is not None and unchanged.report == {}, "same inputs: no pip, no git"
+
+    mounts = pods["0/indico"].container.attrs["Mounts"]
+    sources = Path(next(m["Source"] for m in mounts if m["Destination"] == SOURCES))
+    commit = ext.commit_file(sources / "custom-src", "second")
+    refreshed = pebble_ops.sync_external(charm_container("indico", pods["0/indico"]), config, True, {})
+    assert refreshed is not None and refreshed.report["customization-commit"] == commit
+    assert refreshed.report["customization-changed"] == "true"
+    wait_for(lambda: get_text(f"/static/custom/{ext.CUSTOM_FILE}") == "second", 240, "the new commit to be served")
+
+
+def test_a_plugin_that_cannot_install_blocks_and_keeps_the_last_good_one(pods: dict[str, PodContainer]) -> None:
+    container = charm_container("celery", pods["1/celery"])
+    bad = CharmConfig.from_options(
+        {"uwsgi_processes": 4, "celery_concurrency": 2, "external_plugins": f"{SOURCES}/missing-1.0-py3-none-any.whl"}
+    )
+    good = pebble_ops.sync_external(container, dataclasses.replace(bad, external_plugins=()), False, {})
+    assert good is not None and good.errors == {}
+    first = pebble_ops.sync_external(container, bad, False, {})
+    assert first is not None and "missing-1.0-py3-none-any.whl" in first.errors["external_plugins"]
+    again = pebble_ops.sync_external(container, bad, False, {})
+    assert again is not None and again.report == {}, "a recorded failure is not retried with the same inputs"
+    assert again.errors == first.errors
