@@ -5,8 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROCKS ?=
 BUILDER ?= auto
+PUBLISH_ARGS ?= --dry-run
+INTEGRATION_VENV := .venv-integration
+INTEGRATION_ARGS ?=
 
-.PHONY: help host venv rocks charm test test-unit lint format lock clean bench
+.PHONY: help host venv rocks charm publish test test-unit integration-test lint format lock clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -27,12 +30,23 @@ rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILD
 charm: host venv ## pack charm/ into charm/indico_amd64.charm with charmcraft (in a container, no LXD)
 	$(PY) build.py charm
 
+publish: host venv ## publish rocks and charm (PUBLISH_ARGS, default --dry-run; see `build.py publish --help`)
+	$(PY) build.py publish $(PUBLISH_ARGS)
+
 test: host venv ## unit tests, then image tests (they build the images they need)
 	$(PY) -m pytest tests/unit
 	ROCKBUILD_REQUIRE_DOCKER=1 $(PY) -m pytest tests/image
 
 test-unit: venv ## unit tests only (no Docker needed)
 	$(PY) -m pytest tests/unit
+
+$(INTEGRATION_VENV)/.installed: tests/integration/requirements.txt
+	rm -rf $(INTEGRATION_VENV) && $(PYTHON) -m venv $(INTEGRATION_VENV)
+	$(INTEGRATION_VENV)/bin/pip install --quiet --require-virtualenv -r tests/integration/requirements.txt
+	touch $@
+
+integration-test: $(INTEGRATION_VENV)/.installed ## pytest-operator tests on a Juju controller (skipped without one)
+	$(INTEGRATION_VENV)/bin/python -m pytest tests/integration -o asyncio_mode=auto $(INTEGRATION_ARGS)
 
 bench: host venv ## build, size, start-up, serving and memory figures (bench/results.json)
 	$(PY) bench/run.py
@@ -50,6 +64,10 @@ lock: ## re-pin requirements.txt from requirements.in
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -r requirements.in
 	( echo "# Pinned by \`make lock\` from requirements.in."; .lock-venv/bin/pip freeze ) > requirements.txt
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r tests/integration/requirements.in
+	( echo "# Pinned by \`make lock\` from tests/integration/requirements.in."; .lock-venv/bin/pip freeze ) \
+		> tests/integration/requirements.txt
 	rm -rf .lock-venv
 
 clean: ## remove built .rock files (the machine-wide cache stays; see README)

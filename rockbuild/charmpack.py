@@ -19,15 +19,20 @@ from rockbuild.progress import Progress
 CHARMCRAFT_VERSION = "4.5.0"
 CHARM_BASE = "ubuntu@24.04"
 
-PACK_SCRIPT = f"""set -euo pipefail
+CHARMCRAFT = "/opt/charmcraft/bin/charmcraft"
+# Shared with publishing (store_session.py): charmcraft, pinned, in a venv that sees python3-apt.
+INSTALL_CHARMCRAFT = f"""set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive XDG_RUNTIME_DIR=/tmp/xdg
 mkdir -p "$XDG_RUNTIME_DIR"
 {buildenv.WRITE_PIP_CONF}
 apt-get update -qq
 python3 -m venv --system-site-packages /opt/charmcraft
 /opt/charmcraft/bin/pip install --quiet charmcraft=={CHARMCRAFT_VERSION}
+"""
+
+PACK_SCRIPT = f"""{INSTALL_CHARMCRAFT}
 cp -r /src /build && cd /build
-/opt/charmcraft/bin/charmcraft pack --destructive-mode --verbosity=brief
+{CHARMCRAFT} pack --destructive-mode --verbosity=brief
 cp ./*.charm /out/
 """
 

@@ -75,7 +75,7 @@ def container_env() -> dict[str, str]:
     return env
 
 
-def _ca_volume() -> dict[str, dict[str, str]]:
+def ca_volume() -> dict[str, dict[str, str]]:
     bundle = ca_bundle()
     return {str(bundle): {"bind": CA_IN_CONTAINER, "mode": "ro"}} if bundle else {}
 
@@ -95,7 +95,7 @@ def run_once(image: str, script: str, volumes: dict[str, dict[str, str]], log: P
         ["bash", "-c", script],
         detach=True,
         network_mode="host",
-        volumes={**_ca_volume(), **volumes},
+        volumes={**ca_volume(), **volumes},
         environment=container_env(),
     )
     try:
@@ -228,7 +228,7 @@ class BuildContainer:
     read_only: set[str] = field(default_factory=set)
 
     def _volumes(self) -> dict[str, dict[str, str]]:
-        volumes = _ca_volume()
+        volumes = ca_volume()
         for host, inside in self.mounts.items():
             volumes[host] = {"bind": inside, "mode": "ro" if inside in self.read_only else "rw"}
         return volumes
@@ -292,7 +292,7 @@ def build_container_for(
         str(base.rootfs): "/rockbuild/base",
     }
     read_only = {"/rockbuild/pebble", "/rockbuild/src/rockbuild", "/rockbuild/base"}
-    key = digest_of(tool_image, repr(sorted(mounts.items())), repr(sorted(_ca_volume())))
+    key = digest_of(tool_image, repr(sorted(mounts.items())), repr(sorted(ca_volume())))
     return BuildContainer(
         name=f"rockbuild-{rock}-{key}",
         rock=rock,

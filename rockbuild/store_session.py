@@ -1,0 +1,76 @@
+"""charmcraft's store commands, run in one container of the Ubuntu 24.04 build-tool image for a
+whole publish (charmcraft and the skopeo it copies images with are set up once, not per command).
+
+The repository is mounted at its own path, so file arguments mean the same inside and out.
+CHARMCRAFT_AUTH reaches charmcraft only through the exec's environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+import docker.models.containers
+
+from rockbuild import base as bases
+from rockbuild import buildenv, docker_engine
+from rockbuild.cache import cache_root
+from rockbuild.charmpack import CHARM_BASE, CHARMCRAFT, INSTALL_CHARMCRAFT
+from rockbuild.progress import Progress
+from rockbuild.publish import SECRET_ENV, redact
+from rockbuild.store_commands import StoreError
+
+SETUP_SCRIPT = f"""{INSTALL_CHARMCRAFT}
+apt-get install -y -qq --no-install-recommends skopeo >/dev/null
+"""
+
+
+class CharmcraftSession:
+    def __init__(self, repo_root: Path, progress: Progress) -> None:
+        self.repo_root = repo_root.resolve()
+        self.progress = progress
+        self.container: docker.models.containers.Container | None = None
+
+    def __enter__(self) -> CharmcraftSession:
+        tool_image = buildenv.ensure_tool_image(bases.ensure_base(CHARM_BASE, self.progress), self.progress)
+        pip_cache = cache_root() / "pip"
+        pip_cache.mkdir(parents=True, exist_ok=True)
+        self.container = docker_engine.client().containers.run(
+            tool_image,
+            ["sleep", "infinity"],
+            detach=True,
+            network_mode="host",
+            environment=buildenv.container_env(),
+            volumes={
+                **buildenv.ca_volume(),
+                str(self.repo_root): {"bind": str(self.repo_root), "mode": "ro"},
+                str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"},
+            },
+        )
+        self.progress.say("charmcraft", "setting up charmcraft and skopeo for the store commands")
+        code, output = self.container.exec_run(["bash", "-c", SETUP_SCRIPT])
+        if code != 0:
+            self.__exit__(None, None, None)
+            tail = "\n".join(output.decode(errors="replace").splitlines()[-15:])
+            raise StoreError(f"setting up charmcraft failed (exit {code}):\n{tail}")
+        return self
+
+    def __call__(self, argv: list[str]) -> str:
+        assert self.container is not None, "use CharmcraftSession as a context manager"
+        secrets = {name: os.environ[name] for name in SECRET_ENV if os.environ.get(name)}
+        code, (stdout, stderr) = self.container.exec_run(
+            [CHARMCRAFT, *argv[1:]], environment={"XDG_RUNTIME_DIR": "/tmp/xdg", **secrets}, demux=True
+        )
+        out = (stdout or b"").decode(errors="replace")
+        if code != 0:
+            detail = redact(((stderr or b"").decode(errors="replace") + out).strip())
+            raise StoreError(f"charmcraft {argv[1]} failed (exit {code}): {detail[-800:]}")
+        return out
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self.container is not None:
+            self.container.remove(force=True)
+            self.container = None

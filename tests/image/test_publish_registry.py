@@ -1,0 +1,85 @@
+"""`build.py publish` against a real OCI registry (Debian's docker-registry) on loopback: every
+rock is pushed, pulled back by the digest the manifest records, and found to be the same image.
+The Charmhub half cannot run here; its charmcraft session is still set up for real below."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from rockbuild import cli
+from rockbuild.builder import BuiltRock
+from rockbuild.progress import Progress
+from rockbuild.store_commands import StoreError
+from rockbuild.store_session import CharmcraftSession
+from tests.image.services import free_port, stop_process, wait_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.skip("Debian's docker-registry is not installed; `make host` installs it")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log: {level: warn}\n"
+        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+    )
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_port(port)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_process(process, timeout=10)
+
+
+def test_publish_pushes_every_rock_and_each_pulls_back_by_its_digest(
+    rocks: dict[str, BuiltRock], registry: str, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    manifest_file = tmp_path / "manifest.json"
+    prefix = f"{registry}/indico-test"
+    code = cli.main(
+        ["publish", "--no-charmhub", "--registry", prefix, "--registry-insecure", "--manifest", str(manifest_file)]
+    )
+    assert code == 0
+    manifest = json.loads(manifest_file.read_text())
+    assert manifest["status"] == "complete" and manifest["channel"] is None
+    assert {r["rock"] for r in manifest["resources"]} == {"indico", "indico-nginx"}
+    for record in manifest["resources"]:
+        built = rocks[record["rock"]]
+        assert record["state"] == "pushed" and record["version"] == built.version
+        assert record["image"] == f"{prefix}/{record['rock']}@{record['digest']}"
+        local = subprocess.run(
+            ["skopeo", "inspect", "--format", "{{.Digest}}", f"oci-archive:{record['rock_file']}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert record["digest"] == local, "the registry holds exactly the .rock's image"
+        pulled = docker_client.images.pull(record["image"])
+        try:
+            assert f"{prefix}/{record['rock']}@{record['digest']}" in pulled.attrs["RepoDigests"]
+            assert pulled.id == docker_client.images.get(built.image).id, "the same image as the local build"
+        finally:
+            docker_client.images.remove(record["image"], force=False)
+        assert f"--resource {record['resource']}={record['image']}" in manifest["deploy"]
+
+
+def test_the_charmcraft_session_runs_the_pinned_charmcraft(docker_client: docker.DockerClient) -> None:
+    with CharmcraftSession(REPO, Progress("test")) as charmcraft:
+        assert charmcraft(["charmcraft", "version"]).strip() == "charmcraft 4.5.0"
+        with pytest.raises(StoreError) as caught:  # refused by its argument parser, before any network use
+            charmcraft(["charmcraft", "upload-resource", "indico"])
+        assert "charmcraft upload-resource failed" in str(caught.value) and "resource" in str(caught.value).lower()

@@ -1,0 +1,199 @@
+"""`build.py publish`: command construction, charmcraft 4.x output parsing, and the flow's failure
+handling. Charmhub cannot be reached here, so charmcraft is replaced by a script that answers in
+charmcraft's real output formats; the registry half runs for real in tests/image/test_publish_registry.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rockbuild import cli, publish
+from rockbuild import store_commands as cmd
+
+REPO = Path(__file__).resolve().parents[2]
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("output", "revision"),
+    [
+        ('{\n    "revision": 7\n}\n', 7),  # --format=json (cli.format_content indents by 4)
+        ("Revision 12 created of resource 'indico-image' for charm 'indico'.\n", 12),
+        ("Revision 3 of 'indico' created\n", 3),
+        ("Revision 4 of 'indico' created\nRevision released to latest/edge\n", 4),
+    ],
+)
+def test_revisions_are_read_from_both_output_formats(output: str, revision: int) -> None:
+    assert cmd.parse_revision(output, "upload") == revision
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            '{"errors": [{"code": "resource-not-found", "message": "no resource indico-image"}]}',
+            "refused by Charmhub: resource-not-found: no resource indico-image",
+        ),
+        (
+            "Upload failed with status 'rejected':\n- lint-error: bad metadata\n",
+            "refused by Charmhub (status rejected): lint-error: bad metadata",
+        ),
+        ("Something else entirely\n", "charmcraft reported no revision (its output began: 'Something else entirely')"),
+        ("", "(no output)"),
+    ],
+)
+def test_failures_and_unknown_output_are_errors_that_say_why(output: str, expected: str) -> None:
+    with pytest.raises(cmd.StoreError) as caught:
+        cmd.parse_revision(output, "upload of resource indico-image")
+    assert expected in str(caught.value) and "upload of resource indico-image" in str(caught.value)
+
+
+def test_release_names_every_resource_revision() -> None:
+    command = cmd.release("indico", 9, "latest/edge", {"indico-nginx-image": 4, "indico-image": 5})
+    assert command == [
+        "charmcraft",
+        "release",
+        "indico",
+        "--revision=9",
+        "--channel=latest/edge",
+        "--resource=indico-image:5",
+        "--resource=indico-nginx-image:4",
+    ]
+
+
+def test_skopeo_push_records_the_digest_and_honours_tls_choice(tmp_path: Path) -> None:
+    command = cmd.skopeo_push(Path("/r/indico.rock"), "127.0.0.1:5000/x/indico:1", tmp_path / "d", tls_verify=False)
+    assert command[:2] == ["skopeo", "copy"] and "--dest-tls-verify=false" in command
+    assert command[-2:] == ["oci-archive:/r/indico.rock", "docker://127.0.0.1:5000/x/indico:1"]
+    assert command[command.index("--digestfile") + 1] == str(tmp_path / "d")
+
+
+def test_deploy_line_for_charmhub_and_for_a_registry() -> None:
+    line = cmd.deploy_command("indico", "latest/edge", {"indico-image": 5, "indico-nginx-image": 4})  # type: ignore[dict-item]
+    assert line == (
+        "juju deploy indico --channel latest/edge --resource indico-image=5 --resource indico-nginx-image=4"
+    )
+    local = cmd.deploy_command(
+        "indico", None, {"indico-image": f"reg/indico@{DIGEST}"}, Path("charm/indico_amd64.charm")
+    )
+    assert local == f"juju deploy ./charm/indico_amd64.charm --resource indico-image=reg/indico@{DIGEST}"
+
+
+class ScriptedStore:
+    """Answers charmcraft's commands as charmcraft 4.x does; records what it was asked."""
+
+    def __init__(self, fail_on: str | None = None, failure_output: str = "") -> None:
+        self.calls: list[list[str]] = []
+        self.fail_on, self.failure_output = fail_on, failure_output
+        self.next_revision = 20
+
+    def __call__(self, argv: list[str]) -> str:
+        self.calls.append(argv)
+        if self.fail_on and self.fail_on in argv:
+            raise cmd.StoreError(f"charmcraft {argv[1]} failed (exit 1): {publish.redact(self.failure_output)}")
+        if argv[1] in ("upload-resource", "upload"):
+            self.next_revision += 1
+            return json.dumps({"revision": self.next_revision}, indent=4)
+        return "Revision released to latest/edge\n"
+
+
+def host_digests(argv: list[str]) -> str:
+    assert argv[:2] == ["skopeo", "inspect"], argv
+    return DIGEST + "\n"
+
+
+def options(tmp_path: Path, **overrides: object) -> publish.Options:
+    values: dict[str, object] = {
+        "charm_dir": REPO / "charm",
+        "rocks_dir": REPO / "rocks",
+        "manifest": tmp_path / "manifest.json",
+    }
+    return publish.Options(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+def test_a_full_release_is_recorded(tmp_path: Path) -> None:
+    store = ScriptedStore()
+    manifest = publish.publish(options(tmp_path), Path("charm/indico_amd64.charm"), host_digests, store, print)
+    recorded = json.loads((tmp_path / "manifest.json").read_text())
+    assert recorded["status"] == "complete" and recorded["released"] is True
+    assert recorded["charm_revision"] == 23 and recorded["channel"] == "latest/edge"
+    by_name = {r["resource"]: r for r in recorded["resources"]}
+    assert (
+        by_name["indico-image"] | {"revision": 21, "digest": DIGEST, "state": "uploaded", "rock": "indico"}
+        == (by_name["indico-image"])
+    )
+    assert by_name["indico-nginx-image"]["revision"] == 22 and by_name["indico-nginx-image"]["version"] == "3.3.14"
+    assert store.calls[-1] == cmd.release("indico", 23, "latest/edge", {"indico-image": 21, "indico-nginx-image": 22})
+    assert manifest.deploy == (
+        "juju deploy indico --channel latest/edge --resource indico-image=21 --resource indico-nginx-image=22"
+    )
+
+
+def test_a_failed_upload_stops_the_release_and_the_manifest_says_what_was_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHARMCRAFT_AUTH", "s3cr3t-macaroon")
+    store = ScriptedStore(fail_on="indico-nginx-image", failure_output="401 for token s3cr3t-macaroon")
+    with pytest.raises(cmd.StoreError) as caught:
+        publish.publish(options(tmp_path), Path("charm/indico_amd64.charm"), host_digests, store, print)
+    assert [call[1] for call in store.calls] == ["upload-resource", "upload-resource"], "no charm upload, no release"
+    text = (tmp_path / "manifest.json").read_text()
+    assert "s3cr3t-macaroon" not in text and "s3cr3t-macaroon" not in str(caught.value)
+    recorded = json.loads(text)
+    assert recorded["status"] == "failed" and recorded["released"] is False and recorded["charm_revision"] is None
+    states = {r["resource"]: (r["state"], r["revision"]) for r in recorded["resources"]}
+    assert states == {"indico-image": ("uploaded", 21), "indico-nginx-image": ("failed", None)}
+    assert "401 for token <CHARMCRAFT_AUTH>" in recorded["error"]
+
+
+def test_a_failed_push_leaves_later_rocks_not_attempted(tmp_path: Path) -> None:
+    def failing_push(argv: list[str]) -> str:
+        raise cmd.StoreError("skopeo copy failed (exit 1): connection refused")
+
+    with pytest.raises(cmd.StoreError):
+        publish.publish(
+            options(tmp_path, registry="127.0.0.1:1/x", charmhub=False),
+            Path("c.charm"),
+            failing_push,
+            ScriptedStore(),
+            print,
+        )
+    recorded = json.loads((tmp_path / "manifest.json").read_text())
+    assert [r["state"] for r in recorded["resources"]] == ["failed", "not attempted"]
+
+
+def test_dry_run_prints_the_whole_flow_and_records_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHARMCRAFT_AUTH", raising=False)
+    manifest = tmp_path / "m.json"
+    code = cli.main(["publish", "--dry-run", "--registry", "ghcr.io/acme", "--manifest", str(manifest)])
+    captured = capsys.readouterr()
+    assert code == 0 and not manifest.exists()
+    planned = [line.split("would run: ", 1)[1] for line in captured.err.splitlines() if "would run: " in line]
+    assert [" ".join(line.split()[:2]) for line in planned] == [
+        "skopeo copy",
+        "charmcraft upload-resource",
+        "skopeo copy",
+        "charmcraft upload-resource",
+        "charmcraft upload",
+        "charmcraft release",
+    ]
+    assert "docker://ghcr.io/acme/indico:3.3.14" in planned[0]
+    assert "--image=docker://ghcr.io/acme/indico@<digest>" in planned[1]
+    assert "juju deploy indico --channel latest/edge" in captured.out
+
+
+def test_charmhub_without_credentials_is_refused_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHARMCRAFT_AUTH", raising=False)
+    assert cli.main(["publish"]) == 1
+    assert "CHARMCRAFT_AUTH is not set" in capsys.readouterr().err
+
+
+def test_registry_only_needs_a_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["publish", "--no-charmhub"]) == 1
+    assert "--registry" in capsys.readouterr().err
