@@ -47,7 +47,11 @@ class IndicoCharm(ops.CharmBase):
             self.on.secret_changed,
             self.database.on.resource_created,
             self.database.on.endpoints_changed,
+            # The library only speaks once credentials are complete; until then the status must say Waiting.
+            self.on.database_relation_created,
+            self.on.database_relation_changed,
             self.on.database_relation_broken,
+            self.on.redis_relation_created,
             self.on.redis_relation_changed,
             self.on.redis_relation_broken,
             self.on.ingress_relation_changed,

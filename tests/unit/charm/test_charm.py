@@ -179,3 +179,40 @@ def test_replan_only_when_the_plan_changes(ctx: testing.Context) -> None:
     first = ctx.run(ctx.on.config_changed(), full_state())
     again = ctx.run(ctx.on.config_changed(), first)
     assert again.get_container("indico").plan == first.get_container("indico").plan
+
+
+def test_database_credentials_arriving_complete_the_configuration(ctx: testing.Context) -> None:
+    database, secret = database_relation()
+    empty = dataclasses.replace(database, remote_app_data={"database": "indico"})
+    before = testing.State(leader=True, containers=containers(), relations={empty, redis_relation(), PEER})
+    waiting = ctx.run(ctx.on.relation_changed(empty), before)
+    assert isinstance(waiting.unit_status, testing.WaitingStatus) and "database" in waiting.unit_status.message
+    arrived = dataclasses.replace(waiting, relations={database, redis_relation(), PEER}, secrets={secret})
+    out = ctx.run(ctx.on.relation_changed(database), arrived)
+    assert out.unit_status == testing.ActiveStatus()
+    env = out.get_container("indico").plan.services["indico"].environment
+    assert env["INDICO_DB_URI"] == "postgresql://indico_user:pw@pg-0.pg:5432/indico"
+
+
+def test_a_new_redis_primary_is_followed(ctx: testing.Context) -> None:
+    first = ctx.run(ctx.on.config_changed(), full_state())
+    redis = next(r for r in first.relations if r.endpoint == "redis")
+    failed_over = dataclasses.replace(redis, remote_app_data={"leader-host": "redis-1.redis"})
+    state = dataclasses.replace(first, relations={*(r for r in first.relations if r.endpoint != "redis"), failed_over})
+    out = ctx.run(ctx.on.relation_changed(failed_over), state)
+    assert out.get_container("celery").plan.services["celery-worker"].environment["INDICO_REDIS_URL"] == (
+        "redis://redis-1.redis:6379/0"
+    )
+
+
+def test_removing_the_ingress_falls_back_to_the_default_url(ctx: testing.Context) -> None:
+    ingress = testing.Relation(
+        "ingress", "ingress", remote_app_data={"ingress": '{"url": "http://ingress.example/test-indico"}'}
+    )
+    database, secret = database_relation()
+    state = testing.State(
+        leader=True, containers=containers(), secrets={secret}, relations={database, redis_relation(), PEER, ingress}
+    )
+    out = ctx.run(ctx.on.relation_broken(ingress), state)
+    assert out.unit_status == testing.ActiveStatus()
+    assert out.get_container("indico").plan.services["indico"].environment["INDICO_BASE_URL"] == "http://indico.local"
