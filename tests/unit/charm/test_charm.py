@@ -187,7 +187,9 @@ def test_database_credentials_arriving_complete_the_configuration(ctx: testing.C
     before = testing.State(leader=True, containers=containers(), relations={empty, redis_relation(), PEER})
     waiting = ctx.run(ctx.on.relation_changed(empty), before)
     assert isinstance(waiting.unit_status, testing.WaitingStatus) and "database" in waiting.unit_status.message
-    arrived = dataclasses.replace(waiting, relations={database, redis_relation(), PEER}, secrets={secret})
+    arrived = dataclasses.replace(
+        waiting, relations=frozenset({database, redis_relation(), PEER}), secrets=frozenset({secret})
+    )
     out = ctx.run(ctx.on.relation_changed(database), arrived)
     assert out.unit_status == testing.ActiveStatus()
     env = out.get_container("indico").plan.services["indico"].environment
@@ -196,9 +198,9 @@ def test_database_credentials_arriving_complete_the_configuration(ctx: testing.C
 
 def test_a_new_redis_primary_is_followed(ctx: testing.Context) -> None:
     first = ctx.run(ctx.on.config_changed(), full_state())
-    redis = next(r for r in first.relations if r.endpoint == "redis")
-    failed_over = dataclasses.replace(redis, remote_app_data={"leader-host": "redis-1.redis"})
-    state = dataclasses.replace(first, relations={*(r for r in first.relations if r.endpoint != "redis"), failed_over})
+    failed_over = redis_relation(leader_host="redis-1.redis")
+    others = frozenset(r for r in first.relations if r.endpoint != "redis")
+    state = dataclasses.replace(first, relations=others | {failed_over})
     out = ctx.run(ctx.on.relation_changed(failed_over), state)
     assert out.get_container("celery").plan.services["celery-worker"].environment["INDICO_REDIS_URL"] == (
         "redis://redis-1.redis:6379/0"
