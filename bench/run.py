@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
 
-from rockbuild import builder  # noqa: E402
+from rockbuild import builder, publish  # noqa: E402
 from rockbuild.cli import ROCKS_DIR  # noqa: E402
-from tests.image.services import Postgres, Redis  # noqa: E402 - the same real servers the image tests use
+from tests.image import external_sources  # noqa: E402
+from tests.image.services import Postgres, Redis, Registry  # noqa: E402 - the same real servers the image tests use
 
 SITE = "localhost:8080"
 STATIC = "/images/indico.ico"
@@ -221,6 +222,70 @@ def bench_runtime(client: docker.DockerClient, duration: int, connections: int) 
     return results
 
 
+def bench_publish() -> dict[str, float]:
+    """`build.py publish --no-charmhub` to a loopback registry: first push, then the same again
+    (every blob already there), the baseline."""
+    with tempfile.TemporaryDirectory() as scratch:
+        registry = Registry.start(Path(scratch))
+        try:
+            options = publish.Options(
+                charm_dir=REPO / "charm",
+                rocks_dir=ROCKS_DIR,
+                manifest=Path(scratch) / "manifest.json",
+                registry=f"{registry.address}/bench",
+                registry_tls_verify=False,
+                charmhub=False,
+            )
+
+            def push() -> None:
+                publish.publish(
+                    options, REPO / "charm/indico_amd64.charm", publish.run_on_host, publish.run_on_host, say
+                )
+
+            say("publish: both rocks to an empty loopback registry")
+            first = timed(push)
+            say("publish: the same again")
+            again = timed(push)
+        finally:
+            registry.stop()
+    return {"first_push_s": first, "push_again_s": again, "first_over_again": round(first / max(again, 0.01), 1)}
+
+
+def bench_external(client: docker.DockerClient) -> dict[str, float]:
+    """The rock's indico-external: installing a plugin wheel and cloning a customization repo, then
+    the same inputs again (what the charm would skip without even running it)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        sources = Path(scratch)
+        sources.chmod(0o755)
+        wheel = external_sources.plugin_wheel(sources)
+        external_sources.customization_repo(sources, "bench")
+        container = client.containers.run(
+            "indico:3.3.14",
+            ["sleep", "600"],
+            entrypoint=[],
+            detach=True,
+            network_mode="host",
+            user="584792:584792",
+            volumes={str(sources): {"bind": "/srv/sources", "mode": "ro"}},
+        )
+        try:
+            command = ["indico-external", "sync", "--customization-url", "file:///srv/sources/custom-src", "--"]
+            command.append(f"/srv/sources/{wheel.name}")
+
+            def sync() -> None:
+                code, output = container.exec_run(command)
+                if code != 0:
+                    raise RuntimeError(output.decode(errors="replace"))
+
+            say("indico-external: install a plugin and clone a repository")
+            first = timed(sync)
+            say("indico-external: the same inputs again")
+            again = timed(sync)
+        finally:
+            container.remove(force=True)
+    return {"install_s": first, "unchanged_s": again, "install_over_unchanged": round(first / max(again, 0.01), 1)}
+
+
 def table(results: dict[str, Any]) -> str:
     lines = ["| figure | indico | indico-nginx |", "|---|---|---|"]
     b = results["build"]
@@ -252,6 +317,16 @@ def table(results: dict[str, Any]) -> str:
             f"| {key.replace('_', ' on :')} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {row['non_2xx']} |"
         )
     lines += ["", "| ratio | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r["ratios"].items()]
+    pub, ext = results["publish"], results["external"]
+    lines += [
+        "",
+        "| shipping and run-time additions | seconds |",
+        "|---|---|",
+        f"| publish both rocks to an empty loopback registry | {pub['first_push_s']} |",
+        f"| the same publish again (blobs present) | {pub['push_again_s']} |",
+        f"| indico-external: install a plugin wheel + clone a repo | {ext['install_s']} |",
+        f"| indico-external: same inputs again (no pip, no git) | {ext['unchanged_s']} |",
+    ]
     lines.append("\nLargest directories:")
     for name, size in s.items():
         lines.append(f"- {name}: " + ", ".join(f"{d['path']} {d['mb']} MB" for d in size["largest_dirs"][:6]))
@@ -290,6 +365,8 @@ def main() -> int:
         results["build"] = {name: bench_build(name) for name in ("indico", "indico-nginx")}
     results["size"] = {name: bench_size(client, name, f"{name}:3.3.14") for name in ("indico", "indico-nginx")}
     results["runtime"] = bench_runtime(client, args.duration, args.connections)
+    results["publish"] = bench_publish()
+    results["external"] = bench_external(client)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\n(written to {args.output})")

@@ -1,4 +1,4 @@
-"""Real PostgreSQL and Redis for the image tests, started on loopback in temporary directories."""
+"""Real PostgreSQL, Redis and an OCI registry for the image tests, started on loopback in temporary directories."""
 
 from __future__ import annotations
 
@@ -183,6 +183,34 @@ class Redis:
         )
         wait_port(port)
         return cls(port=port, process=process)
+
+    def stop(self) -> None:
+        stop_process(self.process, timeout=10)
+
+
+@dataclass
+class Registry:
+    """Debian's docker-registry (the CNCF distribution registry), plain HTTP on loopback."""
+
+    address: str
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, base: Path) -> Registry:
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            raise RuntimeError("docker-registry is not installed (`make host` installs it)")
+        port = free_port()
+        config = base / "registry.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log: {level: warn}\n"
+            f"storage: {{filesystem: {{rootdirectory: {base / 'registry'}}}}}\n"
+            f"http: {{addr: '127.0.0.1:{port}'}}\n"
+        )
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(port)
+        return cls(address=f"127.0.0.1:{port}", process=process)
 
     def stop(self) -> None:
         stop_process(self.process, timeout=10)

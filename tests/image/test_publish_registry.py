@@ -18,31 +18,20 @@ from rockbuild.builder import BuiltRock
 from rockbuild.progress import Progress
 from rockbuild.store_commands import StoreError
 from rockbuild.store_session import CharmcraftSession
-from tests.image.services import free_port, stop_process, wait_port
+from tests.image.services import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("docker-registry")
-    if binary is None:
+    if shutil.which("docker-registry") is None:
         pytest.skip("Debian's docker-registry is not installed; `make host` installs it")
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log: {level: warn}\n"
-        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: '127.0.0.1:{port}'}}\n"
-    )
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = Registry.start(tmp_path_factory.mktemp("registry"))
     try:
-        wait_port(port)
-        yield f"127.0.0.1:{port}"
+        yield server.address
     finally:
-        stop_process(process, timeout=10)
+        server.stop()
 
 
 def test_publish_pushes_every_rock_and_each_pulls_back_by_its_digest(
