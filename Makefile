@@ -12,7 +12,7 @@ INTEGRATION_ARGS ?=
 .PHONY: help host venv rocks charm publish test test-unit integration-test lint format lock clean bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 host: ## install and start what builds and tests need (Docker engine, skopeo, umoci, debootstrap); idempotent
 	@scripts/ensure-host.sh
@@ -60,7 +60,7 @@ format: venv ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-lock: ## re-pin requirements.txt from requirements.in
+lock: ## re-pin requirements.txt and tests/integration/requirements.txt from their .in files
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -r requirements.in
 	( echo "# Pinned by \`make lock\` from requirements.in."; .lock-venv/bin/pip freeze ) > requirements.txt
