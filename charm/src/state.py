@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
 SPEC_SEPARATOR_RE = re.compile(r"\s+|,(?![^\[]*\])(?!\s*[<>=!~])")
-GIT_URL_RE = re.compile(r"^((https?|git|ssh|file)://\S+|[\w.-]+@[\w.-]+:\S+)$")
+# No ssh: the rock has no ssh client and the charm no way to hand it a key.
+GIT_URL_RE = re.compile(r"^(https?|git|file)://\S+$")
 
 
 class InvalidConfigError(Exception):
@@ -59,7 +60,7 @@ class CharmConfig:
         customization = str(options.get("customization_sources_url") or "").strip()
         if customization and not GIT_URL_RE.match(customization):
             raise InvalidConfigError(
-                "customization_sources_url", f"{customization!r} is not a git URL (https://, ssh://, user@host:path...)"
+                "customization_sources_url", f"{customization!r} is not an https://, http://, git:// or file:// git URL"
             )
         return cls(
             site_url=site_url.rstrip("/"),

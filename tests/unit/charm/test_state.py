@@ -27,6 +27,8 @@ def test_defaults_are_valid() -> None:
         ("external_plugins", "-r requirements.txt"),
         ("external_plugins", "ok-plugin,--extra-index-url=https://x"),
         ("customization_sources_url", "/srv/custom"),
+        ("customization_sources_url", "git@github.com:acme/custom.git"),
+        ("customization_sources_url", "ssh://git@host/custom.git"),
         ("customization_sources_url", "--upload-pack=touch /tmp/x"),
     ],
 )
