@@ -111,7 +111,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         if args.dry_run or not charmhub:
             charmcraft: publish.Runner = publish.dry_runner(say)
         else:
-            charmcraft = stack.enter_context(CharmcraftSession(ROCKS_DIR.parent, progress))
+            charmcraft = stack.enter_context(CharmcraftSession([args.charm_dir, args.rocks_dir], progress))
         manifest = publish.publish(options, charm_file, host, charmcraft, say)
     print("dry run: nothing was run or recorded" if args.dry_run else f"manifest: {options.manifest}")
     print(f"deploy with: {manifest.deploy}")

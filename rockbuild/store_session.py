@@ -1,7 +1,8 @@
 """charmcraft's store commands, run in one container of the Ubuntu 24.04 build-tool image for a
 whole publish (charmcraft and the skopeo it copies images with are set up once, not per command).
 
-The repository is mounted at its own path, so file arguments mean the same inside and out.
+The directories the commands read (the charm's, the rocks') are mounted read-only at their own
+paths, so file arguments mean the same inside and out.
 CHARMCRAFT_AUTH reaches charmcraft only through the exec's environment.
 """
 
@@ -27,8 +28,8 @@ apt-get install -y -qq --no-install-recommends skopeo >/dev/null
 
 
 class CharmcraftSession:
-    def __init__(self, repo_root: Path, progress: Progress) -> None:
-        self.repo_root = repo_root.resolve()
+    def __init__(self, readable: list[Path], progress: Progress) -> None:
+        self.readable = sorted({path.resolve() for path in readable})
         self.progress = progress
         self.container: docker.models.containers.Container | None = None
 
@@ -44,7 +45,7 @@ class CharmcraftSession:
             environment=buildenv.container_env(),
             volumes={
                 **buildenv.ca_volume(),
-                str(self.repo_root): {"bind": str(self.repo_root), "mode": "ro"},
+                **{str(path): {"bind": str(path), "mode": "ro"} for path in self.readable},
                 str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"},
             },
         )

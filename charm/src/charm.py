@@ -115,7 +115,7 @@ class IndicoCharm(ops.CharmBase):
     def _on_add_admin(self, event: ops.ActionEvent) -> None:
         container = self.unit.get_container("indico")
         try:
-            result = actions.run_admin(
+            result = pebble_ops.run_admin(
                 container, ["create-admin", str(event.params["email"])], stdin=f"{event.params['password']}\n"
             )
         except actions.ActionFailedError as exc:
@@ -133,7 +133,7 @@ class IndicoCharm(ops.CharmBase):
         done, failed = [], []
         for address in addresses:
             try:
-                actions.run_admin(container, ["anonymize-user", address])
+                pebble_ops.run_admin(container, ["anonymize-user", address])
                 done.append(address)
             except actions.ActionFailedError as exc:
                 failed.append(f"{address}: {exc}")

@@ -1,4 +1,4 @@
-"""The one module that changes the workload containers, through Pebble. The charm decides what
+"""The one module that talks to the workload containers, through Pebble. The charm decides what
 (workload.py); these functions apply it to one container each, and the pod test runs them
 against the rocks' real Pebble."""
 
@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import ops
 import workload
+from actions import ActionFailedError
 from state import CharmConfig
 
 logger = logging.getLogger(__name__)
@@ -93,3 +94,26 @@ def _run_external_sync(container: ops.Container, command: list[str], environment
         stdout = ""
         error = f"Pebble could not run {workload.EXTERNAL_TOOL} (is the indico-image resource current?): {exc}"
     return workload.external_report(stdout, error)
+
+
+ADMIN_TOOL = "/usr/local/bin/indico-admin"
+
+
+def run_admin(container: ops.Container, args: list[str], stdin: str | None = None) -> dict[str, Any]:
+    """Run the rock's indico-admin in the `indico` service's context (its user and environment,
+    so the same database) and return its JSON result; ActionFailedError says what went wrong."""
+    if not container.can_connect():
+        raise ActionFailedError("the indico container is not ready yet")
+    try:
+        process = container.exec([ADMIN_TOOL, *args], service_context="indico", stdin=stdin, timeout=600)
+        stdout, _ = process.wait_output()
+    except ops.pebble.ExecError as exc:
+        lines = [line for line in str(exc.stderr or "").splitlines() if line.startswith("indico-admin:")]
+        raise ActionFailedError(lines[-1] if lines else f"{ADMIN_TOOL} {args[0]} exited with {exc.exit_code}") from exc
+    except ops.pebble.APIError as exc:
+        raise ActionFailedError(f"Pebble refused to run {ADMIN_TOOL}: {exc}") from exc
+    try:
+        result = json.loads(stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise ActionFailedError(f"{ADMIN_TOOL} gave no result") from exc
+    return dict(result)

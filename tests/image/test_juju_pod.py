@@ -15,7 +15,6 @@ container only, since the web ports of a second pod cannot coexist on one host n
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sys
 import types
@@ -41,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
 import pebble_ops  # noqa: E402
+from actions import ActionFailedError  # noqa: E402
 from state import CharmConfig  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
 
@@ -244,21 +244,16 @@ def test_the_charm_layer_keeps_the_rocks_commands(pods: dict[str, PodContainer])
     assert re.match(r"postgresql://indico:[^@]+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
 
 
-def run_admin(client: pebble.Client, *args: str, stdin: str | None = None) -> dict[str, Any]:
-    """What the add-admin and anonymize-user actions run: Pebble exec in the `indico` service context."""
-    process = client.exec(["/usr/local/bin/indico-admin", *args], service_context="indico", stdin=stdin, timeout=300)
-    out, _ = process.wait_output()
-    return dict(json.loads(out.strip().splitlines()[-1]))
-
-
-def test_the_admin_tool_runs_with_the_indico_services_environment(pods: dict[str, PodContainer]) -> None:
+def test_the_actions_admin_tool_runs_with_the_indico_services_environment(pods: dict[str, PodContainer]) -> None:
+    """What add-admin and anonymize-user run: the charm's pebble_ops.run_admin on real Pebble."""
     test_indico_answers_through_nginx(pods)  # the schema exists once Indico answers
-    client = pods["0/indico"].client
-    assert run_admin(client, "create-admin", "Pod-Admin@example.org", stdin="pod-test-password\n")["admin"] is True
-    assert run_admin(client, "anonymize-user", "pod-admin@example.org")["anonymized"] is True
-    with pytest.raises(pebble.ExecError) as caught:
-        run_admin(client, "anonymize-user", "pod-admin@example.org")
-    assert "no user with the e-mail address pod-admin@example.org" in str(caught.value.stderr)
+    indico = charm_container("indico", pods["0/indico"])
+    created = pebble_ops.run_admin(indico, ["create-admin", "Pod-Admin@example.org"], stdin="pod-test-password\n")
+    assert created["admin"] is True and created["created"] is True
+    assert pebble_ops.run_admin(indico, ["anonymize-user", "pod-admin@example.org"])["anonymized"] is True
+    with pytest.raises(ActionFailedError) as caught:
+        pebble_ops.run_admin(indico, ["anonymize-user", "pod-admin@example.org"])
+    assert str(caught.value) == "indico-admin: no user with the e-mail address pod-admin@example.org"
 
 
 def external_sources(directory: Path) -> Path:

@@ -67,7 +67,7 @@ def test_publish_pushes_every_rock_and_each_pulls_back_by_its_digest(
 
 
 def test_the_charmcraft_session_runs_the_pinned_charmcraft(docker_client: docker.DockerClient) -> None:
-    with CharmcraftSession(REPO, Progress("test")) as charmcraft:
+    with CharmcraftSession([REPO / "charm", REPO / "rocks"], Progress("test")) as charmcraft:
         assert charmcraft(["charmcraft", "version"]).strip() == "charmcraft 4.5.0"
         with pytest.raises(StoreError) as caught:  # refused by its argument parser, before any network use
             charmcraft(["charmcraft", "upload-resource", "indico"])
