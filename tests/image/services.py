@@ -40,6 +40,13 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
         process.kill()
 
 
+def installed(command: str) -> str:
+    found = shutil.which(command)
+    if found is None:
+        raise RuntimeError(f"{command} is not installed (`make host` installs it)")
+    return found
+
+
 def postgres_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
@@ -160,9 +167,7 @@ class Redis:
 
     @classmethod
     def start(cls, base: Path) -> Redis:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed (`make host` installs it)")
+        binary = installed("redis-server")
         port = free_port()
         process = subprocess.Popen(
             [
@@ -197,9 +202,7 @@ class Registry:
 
     @classmethod
     def start(cls, base: Path) -> Registry:
-        binary = shutil.which("docker-registry")
-        if binary is None:
-            raise RuntimeError("docker-registry is not installed (`make host` installs it)")
+        binary = installed("docker-registry")
         port = free_port()
         config = base / "registry.yml"
         config.write_text(

@@ -87,7 +87,7 @@ def test_redis_leader_host_is_used(ctx: testing.Context) -> None:
     assert env["INDICO_REDIS_URL"] == "redis://redis-primary:6379/0"
 
 
-def test_ingress_url_becomes_the_base_url_and_the_request_is_published(ctx: testing.Context) -> None:
+def state_with_ingress() -> tuple[testing.State, testing.Relation]:
     ingress = testing.Relation(
         "ingress", "ingress", remote_app_data={"ingress": '{"url": "http://ingress.example/test-indico"}'}
     )
@@ -95,6 +95,11 @@ def test_ingress_url_becomes_the_base_url_and_the_request_is_published(ctx: test
     state = testing.State(
         leader=True, containers=containers(), secrets={secret}, relations={database, redis_relation(), PEER, ingress}
     )
+    return state, ingress
+
+
+def test_ingress_url_becomes_the_base_url_and_the_request_is_published(ctx: testing.Context) -> None:
+    state, ingress = state_with_ingress()
     out = ctx.run(ctx.on.relation_changed(ingress), state)
     env = out.get_container("indico").plan.services["indico"].environment
     assert env["INDICO_BASE_URL"] == "http://ingress.example/test-indico"
@@ -208,13 +213,7 @@ def test_a_new_redis_primary_is_followed(ctx: testing.Context) -> None:
 
 
 def test_removing_the_ingress_falls_back_to_the_default_url(ctx: testing.Context) -> None:
-    ingress = testing.Relation(
-        "ingress", "ingress", remote_app_data={"ingress": '{"url": "http://ingress.example/test-indico"}'}
-    )
-    database, secret = database_relation()
-    state = testing.State(
-        leader=True, containers=containers(), secrets={secret}, relations={database, redis_relation(), PEER, ingress}
-    )
+    state, ingress = state_with_ingress()
     out = ctx.run(ctx.on.relation_broken(ingress), state)
     assert out.unit_status == testing.ActiveStatus()
     assert out.get_container("indico").plan.services["indico"].environment["INDICO_BASE_URL"] == "http://indico.local"
