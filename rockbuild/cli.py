@@ -195,7 +195,7 @@ def parser() -> argparse.ArgumentParser:
             "resource's revision and image digest, rock versions), also when a step fails, and the matching "
             "`juju deploy` line is printed. Charmhub credentials come only from $CHARMCRAFT_AUTH (from "
             "`charmcraft login --export`) and are never printed or recorded. Registry credentials: `skopeo "
-            "login` beforehand. Rocks are built and the charm packed first when they are out of date."
+            "login` beforehand. Rocks are built first when out of date; for Charmhub the charm is packed first."
         ),
     )
     publish.add_argument("--registry", metavar="PREFIX", help="e.g. ghcr.io/acme or 127.0.0.1:5000/indico")
