@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rockbuild import base as bases
-from rockbuild import buildenv, docker_engine, lifecycle, local_support, oci
+from rockbuild import buildenv, docker_engine, lifecycle, local_support, oci, prune
 from rockbuild.cache import cache_root, digest_of
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -145,6 +145,7 @@ def _build_local(
     tool_image = buildenv.ensure_tool_image(build_base, progress)
     pebble_dir = buildenv.ensure_pebble(tool_image, progress)
     work = work_dir_for(rock_dir, project.name)
+    prune.record_owner(work, rock_dir)
     container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir)
     progress.say("build container", container.name)
     container.start()

@@ -62,6 +62,29 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from rockbuild import docker_engine, prune
+    from rockbuild.cache import cache_root
+
+    engine = docker_engine.client()
+    found = prune.find(engine, cache_root() / "work", [prune.BUILD_CONTAINERS])
+    freed = sum(prune.size_of(work) for work in found.work_dirs)
+    verb = "would remove" if args.dry_run else "removing"
+    for container in found.containers:
+        print(f"{verb} build container {container.name} (its rock directory is gone)")
+    for work in found.work_dirs:
+        print(f"{verb} work directory {work} (its rock directory is gone)")
+    for tag in found.images:
+        print(f"{verb} image {tag} (no build container uses it, and a newer one exists)")
+    for work in found.unknown:
+        print(f"kept {work}: no record of its rock directory (remove it by hand if no checkout uses it)")
+    if not args.dry_run:
+        for work in prune.remove(engine, found):
+            print(f"kept {work}: a build is using it")
+    print(f"{'would free' if args.dry_run else 'freed'} {freed / 1e9:.1f} GB of work directories, plus the images")
+    return 0
+
+
 def cmd_charm(args: argparse.Namespace) -> int:
     from rockbuild import charmpack
     from rockbuild.progress import Progress
@@ -171,6 +194,20 @@ def parser() -> argparse.ArgumentParser:
     )
     forget.add_argument("names", nargs="*", help="rock names or paths to rock directories")
     forget.set_defaults(func=cmd_forget)
+
+    prune_parser = sub.add_parser(
+        "prune",
+        help="remove build containers, work directories and tool images of rock directories that are gone",
+        description=(
+            "Every checkout that builds rocks gets its own build containers and craft-parts work directories "
+            "(about 1.5 GB for this project's rocks), which stay when the checkout is deleted. This removes those "
+            "of rock directories that no longer exist, and build-tool images that no remaining build container "
+            "uses (the newest always stays). Work directories whose owner is unknown are listed, not removed; "
+            "one a build is using is skipped. Machine-wide caches (base, Pebble, downloads) stay."
+        ),
+    )
+    prune_parser.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
+    prune_parser.set_defaults(func=cmd_prune)
 
     charm = sub.add_parser(
         "charm",

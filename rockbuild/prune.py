@@ -1,0 +1,96 @@
+"""`build.py prune`: drop what the local builder kept for rock directories that no longer exist
+(deleted checkouts, earlier CI clones): their build containers, their craft-parts work
+directories, and build-tool images that no remaining container uses (the newest always stays).
+
+A work directory names its rock directory in OWNER_FILE; older ones are matched through the build
+container that mounts them. One whose owner cannot be found is listed, never removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+import docker.models.containers
+
+OWNER_FILE = ".rock-dir"
+BUILD_CONTAINERS = "rockbuild=build-container"
+TOOL_IMAGES = "rockbuild-tools"
+
+
+@dataclass
+class Findings:
+    containers: list[docker.models.containers.Container] = field(default_factory=list)
+    work_dirs: list[Path] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    unknown: list[Path] = field(default_factory=list)
+
+
+def record_owner(work: Path, rock_dir: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    (work / OWNER_FILE).write_text(f"{rock_dir.resolve()}\n")
+
+
+def _is_rock_dir(path: Path | None) -> bool:
+    return path is not None and (path / "rockcraft.yaml").is_file()
+
+
+def find(
+    engine: docker.DockerClient, work_root: Path, labels: list[str], image_repository: str = TOOL_IMAGES
+) -> Findings:
+    """What belongs to rock directories that are gone. `labels` select the build containers."""
+    found = Findings()
+    owner_of_work: dict[Path, Path] = {}
+    in_use: set[str] = set()
+    for container in engine.containers.list(all=True, filters={"label": labels}):
+        mounts = {m["Destination"]: Path(m["Source"]) for m in container.attrs.get("Mounts", [])}
+        if "/work" in mounts and "/project" in mounts:
+            owner_of_work[mounts["/work"]] = mounts["/project"]
+        if _is_rock_dir(mounts.get("/project")):
+            in_use.update(container.image.tags)
+        else:
+            found.containers.append(container)
+    for work in sorted(work_root.iterdir()) if work_root.is_dir() else []:
+        if not work.is_dir():
+            continue
+        record = work / OWNER_FILE
+        owner = Path(record.read_text().strip()) if record.is_file() else owner_of_work.get(work)
+        if owner is None:
+            found.unknown.append(work)
+        elif not _is_rock_dir(owner):
+            found.work_dirs.append(work)
+    images = sorted(engine.images.list(name=image_repository), key=lambda image: image.attrs["Created"])
+    for image in images[:-1]:  # the newest stays: the next build most likely wants it
+        found.images += [tag for tag in image.tags if tag.startswith(f"{image_repository}:") and tag not in in_use]
+    return found
+
+
+def size_of(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def remove(engine: docker.DockerClient, found: Findings) -> list[Path]:
+    """Remove what `find` found; returns the work directories skipped because a build holds them."""
+    busy = []
+    for container in found.containers:
+        container.remove(force=True)
+    for work in found.work_dirs:
+        lock_path = work.with_name(work.name + ".lock")
+        with open(lock_path, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy.append(work)
+                continue
+            shutil.rmtree(work, ignore_errors=True)
+        lock_path.unlink(missing_ok=True)
+    for tag in found.images:
+        # Docker refuses an image a container outside the build containers still uses (a publish).
+        with contextlib.suppress(docker.errors.APIError):
+            engine.images.remove(tag)
+    return busy
