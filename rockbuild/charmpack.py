@@ -47,15 +47,13 @@ def pack(charm_dir: Path, progress: Progress) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     progress.say("charmcraft", f"pack --destructive-mode (charmcraft {CHARMCRAFT_VERSION})")
-    pip_cache = cache_root() / "pip"
-    pip_cache.mkdir(parents=True, exist_ok=True)
     buildenv.run_once(
         tool_image,
         PACK_SCRIPT,
         {
             str(charm_dir.resolve()): {"bind": "/src", "mode": "ro"},
             str(out): {"bind": "/out", "mode": "rw"},
-            str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"},
+            **buildenv.pip_cache_volume(),
         },
         cache_root() / "logs" / "charmcraft.log",
         "charmcraft pack",

@@ -16,7 +16,6 @@ import docker.models.containers
 
 from rockbuild import base as bases
 from rockbuild import buildenv, docker_engine
-from rockbuild.cache import cache_root
 from rockbuild.charmpack import CHARM_BASE, CHARMCRAFT, INSTALL_CHARMCRAFT
 from rockbuild.progress import Progress
 from rockbuild.publish import SECRET_ENV, redact
@@ -35,8 +34,6 @@ class CharmcraftSession:
 
     def __enter__(self) -> CharmcraftSession:
         tool_image = buildenv.ensure_tool_image(bases.ensure_base(CHARM_BASE, self.progress), self.progress)
-        pip_cache = cache_root() / "pip"
-        pip_cache.mkdir(parents=True, exist_ok=True)
         self.container = docker_engine.client().containers.run(
             tool_image,
             ["sleep", "infinity"],
@@ -46,7 +43,7 @@ class CharmcraftSession:
             volumes={
                 **buildenv.ca_volume(),
                 **{str(path): {"bind": str(path), "mode": "ro"} for path in self.readable},
-                str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"},
+                **buildenv.pip_cache_volume(),
             },
         )
         self.progress.say("charmcraft", "setting up charmcraft and skopeo for the store commands")

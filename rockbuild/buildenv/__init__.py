@@ -75,6 +75,13 @@ def container_env() -> dict[str, str]:
     return env
 
 
+def pip_cache_volume() -> dict[str, dict[str, str]]:
+    """The machine's pip download cache, for containers that pip-install tools (charmcraft)."""
+    pip_cache = cache_root() / "pip"
+    pip_cache.mkdir(parents=True, exist_ok=True)
+    return {str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"}}
+
+
 def ca_volume() -> dict[str, dict[str, str]]:
     bundle = ca_bundle()
     return {str(bundle): {"bind": CA_IN_CONTAINER, "mode": "ro"}} if bundle else {}
