@@ -68,7 +68,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
     engine = docker_engine.client()
     found = prune.find(engine, cache_root() / "work", [prune.BUILD_CONTAINERS])
-    freed = sum(prune.size_of(work) for work in found.work_dirs)
+    sizes = {work: prune.size_of(work) for work in found.work_dirs}
     verb = "would remove" if args.dry_run else "removing"
     for container in found.containers:
         print(f"{verb} build container {container.name} (its rock directory is gone)")
@@ -81,7 +81,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if not args.dry_run:
         for work in prune.remove(engine, found):
             print(f"kept {work}: a build is using it")
-    print(f"{'would free' if args.dry_run else 'freed'} {freed / 1e9:.1f} GB of work directories, plus the images")
+            del sizes[work]
+    freed = sum(sizes.values()) / 1e9
+    print(f"{'would free' if args.dry_run else 'freed'} {freed:.1f} GB of work directories, plus the images")
     return 0
 
 
