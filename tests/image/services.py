@@ -31,6 +31,13 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def serve(argv: list[str], port: int) -> subprocess.Popen[bytes]:
+    """Start a server that was told to listen on 127.0.0.1:`port`; return once it does."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return process
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
     """Stop a server this module started: TERM, then KILL if it has not exited in time."""
     process.terminate()
@@ -121,7 +128,7 @@ class Postgres:
             capture_output=True,
         )
         port = free_port()
-        process = subprocess.Popen(
+        process = serve(
             [
                 *run_as,
                 str(pg_bin / "postgres"),
@@ -138,11 +145,9 @@ class Postgres:
                 "-c",
                 "fsync=off",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            port,
         )
         server = cls(port=port, data=data, process=process, bin=pg_bin)
-        wait_port(port)
         for _ in range(50):  # the port opens slightly before connections are accepted
             try:
                 server.psql("SELECT 1")
@@ -169,25 +174,8 @@ class Redis:
     def start(cls, base: Path) -> Redis:
         binary = installed("redis-server")
         port = free_port()
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(base),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(port)
-        return cls(port=port, process=process)
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        return cls(port=port, process=serve([*argv, "--dir", str(base)], port))
 
     def stop(self) -> None:
         stop_process(self.process, timeout=10)
@@ -211,9 +199,7 @@ class Registry:
             f"storage: {{filesystem: {{rootdirectory: {base / 'registry'}}}}}\n"
             f"http: {{addr: '127.0.0.1:{port}'}}\n"
         )
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(port)
-        return cls(address=f"127.0.0.1:{port}", process=process)
+        return cls(address=f"127.0.0.1:{port}", process=serve([binary, "serve", str(config)], port))
 
     def stop(self) -> None:
         stop_process(self.process, timeout=10)
