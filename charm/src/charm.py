@@ -11,23 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 
 import actions
 import ops
 import pebble_ops
 import state as desired
 import workload
-from dpcharmlibs.interfaces import (
-    DataContractV0,
-    RequirerCommonModel,
-    ResourceProviderModel,
-    ResourceRequirerEventHandler,
-)
-from relations import ingress_url, publish_ingress_request, publish_ingress_unit, redis_data
+from relations import database, ingress, redis
 
 logger = logging.getLogger(__name__)
 
-DATABASE_NAME = "indico"
 NGINX_PORT = 8080
 PEER = "indico-peers"
 SECRET_LABEL = "indico-secret-key"
@@ -37,23 +31,18 @@ SECRET_ID_KEY = "secret-id"
 class IndicoCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
-        self.database = ResourceRequirerEventHandler(
-            self, "database", [RequirerCommonModel(resource=DATABASE_NAME)], response_model=ResourceProviderModel
-        )
         events = [
             self.on.config_changed,
             self.on.upgrade_charm,
             self.on.leader_elected,
             self.on.secret_changed,
-            self.database.on.resource_created,
-            self.database.on.endpoints_changed,
-            # The library only speaks once credentials are complete; until then the status must say Waiting.
             self.on.database_relation_created,
             self.on.database_relation_changed,
             self.on.database_relation_broken,
             self.on.redis_relation_created,
             self.on.redis_relation_changed,
             self.on.redis_relation_broken,
+            self.on.ingress_relation_created,
             self.on.ingress_relation_changed,
             self.on.ingress_relation_broken,
             self.on[PEER].relation_changed,
@@ -71,21 +60,16 @@ class IndicoCharm(ops.CharmBase):
 
     def _database_uri(self) -> str | None:
         relation = self.model.get_relation("database")
-        if relation is None or relation.app is None:
+        if relation is None:
             return None
-        try:
-            response = self.database.interface.build_model(relation.id, DataContractV0, component=relation.app)
-        except (ValueError, ops.ModelError) as exc:
-            logger.warning("database relation data unusable: %s", exc)
+        answer = database.credentials(relation, self.model)
+        if answer is None:
             return None
-        return desired.database_uri(response.endpoints, response.username, response.password, DATABASE_NAME)
+        return desired.database_uri(answer.database, answer.username, answer.password, answer.host_port, answer.tls)
 
-    def _redis_url(self) -> str | None:
+    def _redis(self) -> redis.RedisEndpoint | None:
         relation = self.model.get_relation("redis")
-        if relation is None or relation.app is None:
-            return None
-        units, app = redis_data(relation)
-        return desired.redis_url(units, app)
+        return redis.endpoint(relation) if relation is not None else None
 
     def _secret_key(self) -> str | None:
         """Created once by the leader, shared with every unit through a Juju secret."""
@@ -101,14 +85,29 @@ class IndicoCharm(ops.CharmBase):
             return None
         return self.model.get_secret(id=secret_id).get_content(refresh=True)["secret-key"]
 
-    def _publish_ingress(self, relation: ops.Relation) -> None:
+    def _publish_requests(self) -> None:
+        """What this charm asks of each related application, before anything else can wait on it."""
+        self.unit.set_ports(NGINX_PORT)
+        db = self.model.get_relation("database")
+        if db is not None and self.unit.is_leader():
+            # One database per application: two Indico applications on one PostgreSQL never share a schema.
+            database.publish_request(db, self.app, self.app.name)
+        relation = self.model.get_relation("ingress")
+        if relation is None:
+            return
         if self.unit.is_leader():
-            publish_ingress_request(relation, self.app, self.model.name, NGINX_PORT)
+            ingress.publish_request(
+                relation, self.app, ingress.IngressRequest(self.model.name, self.app.name, NGINX_PORT)
+            )
         binding = self.model.get_binding(relation)
         address = binding.network.bind_address if binding else None
-        unit_number = self.unit.name.split("/")[1]
-        host = f"{self.app.name}-{unit_number}.{self.app.name}-endpoints.{self.model.name}.svc.cluster.local"
-        publish_ingress_unit(relation, self.unit, host, str(address) if address else None)
+        # The pod's own FQDN, as Kubernetes' DNS gives it, whatever the cluster domain is.
+        ingress.publish_unit(relation, self.unit, socket.getfqdn(), str(address) if address else None)
+
+    def _ingress_url(self) -> str | None:
+        """The provider's URL; IngressUrlError if Indico cannot be served at it."""
+        relation = self.model.get_relation("ingress")
+        return ingress.url(relation) if relation is not None else None
 
     # --- actions -----------------------------------------------------------------------
 
@@ -156,30 +155,35 @@ class IndicoCharm(ops.CharmBase):
         self.unit.status = self._converge()
 
     def _converge(self, refresh_external: bool = False) -> ops.StatusBase:
+        self._publish_requests()  # they depend on no config, so a bad option never holds them back
         try:
             config = desired.CharmConfig.from_options(dict(self.config))
         except desired.InvalidConfigError as exc:
             return ops.BlockedStatus(str(exc))
         external_errors = self._sync_external(config, refresh_external)
-        ingress = self.model.get_relation("ingress")
-        if ingress is not None:
-            self._publish_ingress(ingress)
+        try:
+            ingress_url = self._ingress_url()
+        except ingress.IngressUrlError as exc:
+            if not config.site_url:
+                return ops.BlockedStatus(str(exc))
+            ingress_url = None
         for endpoint in ("database", "redis"):
             if self.model.get_relation(endpoint) is None:
                 return ops.BlockedStatus(f"needs a {endpoint} relation")
-        database_uri, redis_url = self._database_uri(), self._redis_url()
+        database_uri, redis_endpoint = self._database_uri(), self._redis()
         if database_uri is None:
             return ops.WaitingStatus("waiting for the database relation to provide credentials")
-        if redis_url is None:
+        if redis_endpoint is None:
             return ops.WaitingStatus("waiting for the redis relation to provide a host and port")
         secret_key = self._secret_key()
         if secret_key is None:
             return ops.WaitingStatus("waiting for the leader to share the secret key")
         state = desired.State(
             config=config,
-            base_url=desired.base_url(config, ingress_url(ingress) if ingress else None, self.app.name),
+            base_url=desired.base_url(config, ingress_url, self.app.name),
             database_uri=database_uri,
-            redis_url=redis_url,
+            redis_broker_url=redis_endpoint.url(redis.BROKER_DB),
+            redis_cache_url=redis_endpoint.url(redis.CACHE_DB),
             secret_key=secret_key,
             is_leader=self.unit.is_leader(),
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
@@ -93,7 +93,8 @@ class State:
     config: CharmConfig
     base_url: str
     database_uri: str
-    redis_url: str
+    redis_broker_url: str
+    redis_cache_url: str
     secret_key: str
     is_leader: bool
 
@@ -103,20 +104,8 @@ def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str
     return config.site_url or (ingress_url or "").rstrip("/") or f"http://{app_name}.local"
 
 
-def redis_url(unit_data: list[dict[str, str]], app_data: dict[str, str]) -> str | None:
-    """The redis interface: the app's `leader-host` (Redis HA primary) wins over a unit's `hostname`."""
-    host = app_data.get("leader-host") or next((u["hostname"] for u in unit_data if u.get("hostname")), None)
-    port = next((u["port"] for u in unit_data if u.get("port")), None) or app_data.get("port")
-    if not host or not port or not str(port).isdigit():
-        return None
-    return f"redis://{host}:{port}/0"
-
-
-def database_uri(endpoints: str | None, username: str | None, password: str | None, database: str) -> str | None:
-    """postgresql_client: the first of the comma-separated `host:port` endpoints."""
-    if not endpoints or not username or not password:
-        return None
-    first = endpoints.split(",")[0].strip()
-    if not first:
-        return None
-    return f"postgresql://{username}:{password}@{first}/{database}"
+def database_uri(database: str, username: str, password: str, host_port: str, tls: bool) -> str:
+    """A SQLAlchemy URL for psycopg2. User and password are percent-encoded (SQLAlchemy 1.4 and libpq
+    decode both); the database name is the provider's, from Juju application names, which are safe."""
+    uri = f"postgresql://{quote(username, safe='')}:{quote(password, safe='')}@{host_port}/{database}"
+    return uri + ("?sslmode=require" if tls else "")

@@ -17,7 +17,9 @@ def indico_environment(state: State) -> dict[str, str]:
     config = state.config
     env = {
         "INDICO_DB_URI": state.database_uri,
-        "INDICO_REDIS_URL": state.redis_url,
+        "INDICO_REDIS_URL": state.redis_broker_url,
+        "INDICO_CELERY_BROKER_URL": state.redis_broker_url,
+        "INDICO_REDIS_CACHE_URL": state.redis_cache_url,
         "INDICO_SECRET_KEY": state.secret_key,
         "INDICO_BASE_URL": state.base_url,
         "INDICO_ENABLE_ROOMBOOKING": "true" if config.enable_roombooking else "false",

@@ -92,6 +92,12 @@ class Postgres:
         )
         return done.stdout.strip()
 
+    def require_password(self, user: str) -> None:
+        """From now on `user` must give its password over TCP (the server trusts everyone else)."""
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f'host all "{user}" 127.0.0.1/32 scram-sha-256\n' + hba.read_text())
+        self.psql("SELECT pg_reload_conf()")
+
     def create_database(self, name: str) -> str:
         self.psql(f'CREATE DATABASE "{name}" OWNER {PG_USER}')
         return self.uri(name)

@@ -32,9 +32,10 @@ import yaml
 from ops import pebble, testing
 
 from rockbuild.builder import BuiltRock
+from tests import real_providers
 from tests.image import external_sources as ext
 from tests.image.conftest import wait_for
-from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis, free_port
+from tests.image.services import Postgres, Redis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "charm" / "src"))
@@ -44,7 +45,7 @@ from actions import ActionFailedError  # noqa: E402
 from state import CharmConfig  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
 
-from charm import DATABASE_NAME, IndicoCharm  # noqa: E402
+from charm import IndicoCharm  # noqa: E402
 
 SITE = "localhost:8080"
 # Where the pod's Indico containers see this test's plugin wheel and customization repository.
@@ -73,23 +74,37 @@ class PodContainer:
     client: pebble.Client
 
 
+def database_relation(postgres: Postgres) -> tuple[testing.Relation, frozenset[testing.Secret]]:
+    """The charm's request, answered by postgresql-k8s's own library, which makes the user and
+    database in this test's real PostgreSQL as postgresql-k8s would."""
+
+    def create(database: str, user: str, password: str) -> None:
+        postgres.psql(f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'")
+        postgres.psql(f'CREATE DATABASE "{database}" OWNER "{user}"')
+        postgres.require_password(user)  # so the rocks prove the percent-encoded password reaches libpq intact
+
+    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    empty = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
+    asked = ctx.run(ctx.on.relation_created(empty), testing.State(leader=True, relations={empty}))
+    answer, secrets, _ = real_providers.postgresql_answer(
+        dict(asked.get_relation(empty.id).local_app_data), endpoints=f"127.0.0.1:{postgres.port}", create=create
+    )
+    relation = testing.Relation(
+        "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
+    )
+    return relation, secrets
+
+
 def charm_layers(
-    postgres: Postgres, redis: Redis, leader: bool, peer_data: dict[str, str] | None, secrets: frozenset[testing.Secret]
+    database: tuple[testing.Relation, frozenset[testing.Secret]],
+    redis: Redis,
+    leader: bool,
+    peer_data: dict[str, str] | None,
+    secrets: frozenset[testing.Secret],
 ) -> tuple[dict[str, dict[str, Any]], testing.State]:
     """Run the charm's reconcile and return the layer it adds to each container."""
-    db_secret = testing.Secret({"username": PG_USER, "password": PG_PASSWORD})
-    database = testing.Relation(
-        "database",
-        remote_app_name="postgresql-k8s",
-        remote_app_data={
-            "database": DATABASE_NAME,
-            "endpoints": f"127.0.0.1:{postgres.port}",
-            "secret-user": db_secret.id,
-        },
-    )
-    redis_relation = testing.Relation(
-        "redis", remote_app_name="redis-k8s", remote_units_data={0: {"hostname": "127.0.0.1", "port": str(redis.port)}}
-    )
+    db_relation, db_secrets = database
+    redis_relation = real_providers.redis_relation(primary_address="127.0.0.1", port=redis.port)
     peer = testing.PeerRelation("indico-peers", local_app_data=peer_data or {})
     containers = {
         testing.Container(
@@ -104,8 +119,8 @@ def charm_layers(
         leader=leader,
         config={"site_url": f"http://{SITE}"},
         containers=containers,
-        relations={database, redis_relation, peer},
-        secrets=frozenset({db_secret, *secrets}),
+        relations={db_relation, redis_relation, peer},
+        secrets=db_secrets | secrets,
     )
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status == testing.ActiveStatus(), out.unit_status
@@ -164,12 +179,12 @@ def pods(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, PodContainer]]:
     postgres, redis = backing_services
-    postgres.create_database(DATABASE_NAME)
-    leader_layers, leader_state = charm_layers(postgres, redis, leader=True, peer_data=None, secrets=frozenset())
+    database = database_relation(postgres)
+    leader_layers, leader_state = charm_layers(database, redis, leader=True, peer_data=None, secrets=frozenset())
     peer = leader_state.get_relations("indico-peers")[0]
     shared = frozenset(s for s in leader_state.secrets if s.label == "indico-secret-key")
     follower_layers, _ = charm_layers(
-        postgres,
+        database,
         redis,
         leader=False,
         peer_data=dict(peer.local_app_data),
@@ -241,7 +256,7 @@ def test_the_charm_layer_keeps_the_rocks_commands(pods: dict[str, PodContainer])
     plan = pods["0/indico"].client.get_plan().to_dict()
     assert plan["services"]["indico"]["command"] == "/usr/local/bin/indico-start web"
     env = plan["services"]["indico"]["environment"]
-    assert re.match(r"postgresql://indico:[^@]+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
+    assert re.match(r"postgresql://relation-\d+:[^@]+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
 
 
 def test_the_actions_admin_tool_runs_with_the_indico_services_environment(pods: dict[str, PodContainer]) -> None:

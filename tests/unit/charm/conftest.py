@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
 from charm import IndicoCharm  # noqa: E402
+from tests import real_providers as providers  # noqa: E402
 
 ROCK_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
 
@@ -32,22 +33,23 @@ def ctx() -> testing.Context[IndicoCharm]:
     return testing.Context(IndicoCharm, charm_root=REPO / "charm")
 
 
-def database_relation() -> tuple[testing.Relation, testing.Secret]:
-    secret = testing.Secret({"username": "indico_user", "password": "pw"}, owner=None)
-    relation = testing.Relation(
-        "database",
-        "postgresql_client",
-        remote_app_name="postgresql-k8s",
-        remote_app_data={"database": "indico", "endpoints": "pg-0.pg:5432,pg-1.pg:5432", "secret-user": secret.id},
+def env_of(state: testing.State, container: str, service: str | None = None) -> dict[str, str]:
+    """The environment the charm's plan gives a service (the container's main one by default)."""
+    main = {"indico": "indico", "celery": "celery-worker", "indico-nginx": "nginx"}[container]
+    return dict(state.get_container(container).plan.services[service or main].environment)
+
+
+def database_relation() -> tuple[testing.Relation, frozenset[testing.Secret]]:
+    """The database relation as postgresql-k8s's own library answers the charm's request."""
+    answer, secrets, _ = providers.postgresql_answer(
+        {"database": "indico", "requested-secrets": '["username", "password", "tls", "tls-ca", "uris"]'}
     )
-    return relation, secret
+    relation = testing.Relation(
+        "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
+    )
+    return relation, secrets
 
 
 def redis_relation(leader_host: str | None = None) -> testing.Relation:
-    return testing.Relation(
-        "redis",
-        "redis",
-        remote_app_name="redis-k8s",
-        remote_app_data={"leader-host": leader_host} if leader_host else {},
-        remote_units_data={0: {"hostname": "redis-0.redis", "port": "6379"}},
-    )
+    """The redis relation as redis-k8s's own library fills it."""
+    return providers.redis_relation(primary_address="10.1.0.7", leader_host=leader_host)

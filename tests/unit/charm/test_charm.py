@@ -1,24 +1,26 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ops import pebble, testing
 
+from tests import real_providers as providers
 from tests.unit.charm.conftest import containers, database_relation, redis_relation
 
 PEER = testing.PeerRelation("indico-peers")
 
 
 def full_state(leader: bool = True, **kwargs: object) -> testing.State:
-    database, secret = database_relation()
+    database, secrets = database_relation()
     return testing.State(
         leader=leader,
         containers=containers(),
         relations={database, redis_relation(), PEER},
-        secrets={secret},
+        secrets=secrets,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -41,8 +43,8 @@ def test_leader_runs_web_worker_and_beat_with_the_environment(ctx: testing.Conte
     assert web["indico"].command == "/usr/local/bin/indico-start web", "the rock's command is kept"
     assert web["indico"].startup == "enabled" and web["celery-beat"].startup == "disabled"
     env = web["indico"].environment
-    assert env["INDICO_DB_URI"] == "postgresql://indico_user:pw@pg-0.pg:5432/indico"
-    assert env["INDICO_REDIS_URL"] == "redis://redis-0.redis:6379/0"
+    assert re.fullmatch(rf"postgresql://relation-\d+:[^@]+@{providers.PG_PRIMARY}/indico", env["INDICO_DB_URI"])
+    assert env["INDICO_REDIS_URL"] == "redis://10.1.0.7:6379/0"
     assert env["INDICO_BASE_URL"] == "http://indico.local"
     assert env["INDICO_ENABLE_ROOMBOOKING"] == "false"
     assert len(env["INDICO_SECRET_KEY"]) >= 32
@@ -75,25 +77,26 @@ def test_the_secret_key_is_made_once(ctx: testing.Context) -> None:
 
 
 def test_redis_leader_host_is_used(ctx: testing.Context) -> None:
-    database, secret = database_relation()
+    database, secrets = database_relation()
     state = testing.State(
         leader=True,
         containers=containers(),
-        secrets={secret},
+        secrets=secrets,
         relations={database, redis_relation(leader_host="redis-primary"), PEER},
     )
     out = ctx.run(ctx.on.config_changed(), state)
     env = out.get_container("indico").plan.services["indico"].environment
     assert env["INDICO_REDIS_URL"] == "redis://redis-primary:6379/0"
+    assert env["INDICO_REDIS_CACHE_URL"] == "redis://redis-primary:6379/1"
 
 
 def state_with_ingress() -> tuple[testing.State, testing.Relation]:
-    ingress = testing.Relation(
-        "ingress", "ingress", remote_app_data={"ingress": '{"url": "http://ingress.example/test-indico"}'}
-    )
-    database, secret = database_relation()
+    request = {"model": '"test"', "name": '"indico"', "port": "8080"}
+    answer, _ = providers.traefik_answer(request, {0: {"host": '"indico-0.indico-endpoints"'}})
+    ingress = testing.Relation("ingress", "ingress", remote_app_name="traefik", remote_app_data=answer)
+    database, secrets = database_relation()
     state = testing.State(
-        leader=True, containers=containers(), secrets={secret}, relations={database, redis_relation(), PEER, ingress}
+        leader=True, containers=containers(), secrets=secrets, relations={database, redis_relation(), PEER, ingress}
     )
     return state, ingress
 
@@ -102,17 +105,17 @@ def test_ingress_url_becomes_the_base_url_and_the_request_is_published(ctx: test
     state, ingress = state_with_ingress()
     out = ctx.run(ctx.on.relation_changed(ingress), state)
     env = out.get_container("indico").plan.services["indico"].environment
-    assert env["INDICO_BASE_URL"] == "http://ingress.example/test-indico"
+    assert env["INDICO_BASE_URL"] == "http://test-indico.ingress.example"
     sent: dict[str, str] = dict(out.get_relation(ingress.id).local_app_data)
     assert sent["port"] == "8080" and sent["name"] == '"indico"'
 
 
 def test_waiting_while_pebble_is_not_up(ctx: testing.Context) -> None:
-    database, secret = database_relation()
+    database, secrets = database_relation()
     state = testing.State(
         leader=True,
         containers=containers(can_connect=False),
-        secrets={secret},
+        secrets=secrets,
         relations={database, redis_relation(), PEER},
     )
     out = ctx.run(ctx.on.config_changed(), state)
@@ -187,18 +190,16 @@ def test_replan_only_when_the_plan_changes(ctx: testing.Context) -> None:
 
 
 def test_database_credentials_arriving_complete_the_configuration(ctx: testing.Context) -> None:
-    database, secret = database_relation()
-    empty = dataclasses.replace(database, remote_app_data={"database": "indico"})
+    database, secrets = database_relation()
+    empty = dataclasses.replace(database, remote_app_data={})
     before = testing.State(leader=True, containers=containers(), relations={empty, redis_relation(), PEER})
     waiting = ctx.run(ctx.on.relation_changed(empty), before)
     assert isinstance(waiting.unit_status, testing.WaitingStatus) and "database" in waiting.unit_status.message
-    arrived = dataclasses.replace(
-        waiting, relations=frozenset({database, redis_relation(), PEER}), secrets=frozenset({secret})
-    )
+    arrived = dataclasses.replace(waiting, relations=frozenset({database, redis_relation(), PEER}), secrets=secrets)
     out = ctx.run(ctx.on.relation_changed(database), arrived)
     assert out.unit_status == testing.ActiveStatus()
     env = out.get_container("indico").plan.services["indico"].environment
-    assert env["INDICO_DB_URI"] == "postgresql://indico_user:pw@pg-0.pg:5432/indico"
+    assert env["INDICO_DB_URI"].startswith("postgresql://relation-")
 
 
 def test_a_new_redis_primary_is_followed(ctx: testing.Context) -> None:

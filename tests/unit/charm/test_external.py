@@ -61,12 +61,12 @@ def state_with(
                 execs=execs if name != "indico-nginx" else frozenset(),
             )
         )
-    database, secret = database_relation()
+    database, secrets = database_relation()
     return testing.State(
         leader=True,
         containers=containers,
         relations={database, redis_relation(), testing.PeerRelation("indico-peers")},
-        secrets={secret},
+        secrets=secrets,
         config=CONFIG if config is None else config,
     )
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 import pytest
 import state
 from hypothesis import given
@@ -48,17 +50,13 @@ def test_base_url_prefers_site_url_then_ingress() -> None:
     assert state.base_url(bare, None, "indico") == "http://indico.local"
 
 
-def test_redis_leader_host_wins_over_unit_hostname() -> None:
-    units = [{"hostname": "redis-1", "port": "6379"}]
-    assert state.redis_url(units, {}) == "redis://redis-1:6379/0"
-    assert state.redis_url(units, {"leader-host": "redis-0"}) == "redis://redis-0:6379/0"
-    assert state.redis_url([{"hostname": "redis-1"}], {}) is None
-
-
-def test_database_uri_uses_the_first_endpoint() -> None:
-    uri = state.database_uri("pg-0:5432,pg-1:5432", "u", "p", "indico")
-    assert uri == "postgresql://u:p@pg-0:5432/indico"
-    assert state.database_uri(None, "u", "p", "indico") is None
+@given(user=st.text(min_size=1, max_size=20), password=st.text(min_size=1, max_size=30), tls=st.booleans())
+def test_database_uri_carries_any_user_and_password(user: str, password: str, tls: bool) -> None:
+    uri = state.database_uri("indico", user, password, "pg-primary:5432", tls)
+    parts = urlsplit(uri)
+    assert (unquote(parts.username or ""), unquote(parts.password or "")) == (user, password)
+    assert (parts.hostname, parts.port, parts.path) == ("pg-primary", 5432, "/indico")
+    assert (parts.query == "sslmode=require") is tls
 
 
 @given(

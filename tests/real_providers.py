@@ -1,0 +1,234 @@
+"""The real other side of each relation: the provider libraries those charms run, as tiny charms.
+
+Each provider runs in its own `ops.testing.Context` with the library from `../shared/oracles`
+(pinned upstream code, never copied here). The helpers pass databags across: what the Indico
+charm wrote becomes the provider's remote data, the provider's answer becomes the charm's.
+What a provider charm does around its library (the database name it creates, the URL traefik
+builds) follows that charm's documented behaviour and is named where it is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import ops
+import pytest
+from ops import testing
+
+REPO = Path(__file__).resolve().parents[1]
+ORACLES = Path(os.environ.get("INDICO_ORACLES") or REPO.parent / "shared" / "oracles")
+CHARM_LIBS = ORACLES / "charm-libs" / "lib"
+SPECS = ORACLES / "relation-interfaces" / "interfaces"
+
+PG_PASSWORD = "p@ss:w/rd?#%"  # every character a URL gives a meaning to
+PG_PRIMARY = "postgresql-k8s-primary.dev.svc.cluster.local:5432"
+
+
+def oracle_module(name: str) -> ModuleType:
+    """Import a provider library as charms do (`charms.<lib>`), or skip naming the missing path."""
+    if not CHARM_LIBS.is_dir():
+        pytest.skip(f"{CHARM_LIBS} is absent: the relation tests run against the real provider libraries there")
+    if str(CHARM_LIBS) not in sys.path:
+        sys.path.insert(0, str(CHARM_LIBS))
+    return importlib.import_module(name)
+
+
+def spec_module(interface: str, version: str) -> ModuleType:
+    """The published schema.py of an interface (charm-relation-interfaces)."""
+    path = SPECS / interface / version / "schema.py"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the published interface specification is read from there")
+    spec = importlib.util.spec_from_file_location(f"spec_{interface}_{version}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- postgresql_client: postgresql-k8s -----------------------------------------------------
+
+
+CreateDatabase = Callable[[str, str, str], None]
+
+
+def postgresql_context(
+    endpoints: str = PG_PRIMARY, password: str = PG_PASSWORD, create: CreateDatabase | None = None
+) -> tuple[testing.Context[ops.CharmBase], list[dict[str, Any]]]:
+    """postgresql-k8s's side: DatabaseProvides, answering as the charm does (user relation-<id>).
+
+    `create(database, user, password)` makes them in a real PostgreSQL, as postgresql-k8s would.
+    """
+    lib = oracle_module("charms.data_platform_libs.v0.data_interfaces")
+    requests: list[dict[str, Any]] = []
+
+    class PostgresqlK8s(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.database = lib.DatabaseProvides(self, relation_name="database")
+            framework.observe(self.database.on.database_requested, self._on_database_requested)
+
+        def _on_database_requested(self, event: Any) -> None:
+            requests.append({"database": event.database, "extra_user_roles": event.extra_user_roles})
+            relation_id = event.relation.id
+            user = f"relation-{relation_id}"
+            if create is not None:
+                create(event.database, user, password)
+            self.database.set_credentials(relation_id, user, password)
+            self.database.set_endpoints(relation_id, endpoints)
+            self.database.set_read_only_endpoints(relation_id, "postgresql-k8s-replicas:5432")
+            self.database.set_version(relation_id, "16.9")
+            self.database.set_database(relation_id, event.database)
+
+    meta = {"name": "postgresql-k8s", "provides": {"database": {"interface": "postgresql_client"}}}
+    return testing.Context(PostgresqlK8s, meta=meta), requests
+
+
+def postgresql_answer(
+    request: Mapping[str, str],
+    requirer_app: str = "indico",
+    endpoints: str = PG_PRIMARY,
+    password: str = PG_PASSWORD,
+    create: CreateDatabase | None = None,
+) -> tuple[dict[str, str], frozenset[testing.Secret], list[dict[str, Any]]]:
+    """Feed the charm's app databag to postgresql-k8s; its app databag, shared secrets and what it saw."""
+    ctx, requests = postgresql_context(endpoints, password, create)
+    relation = testing.Relation(
+        "database", "postgresql_client", remote_app_name=requirer_app, remote_app_data=dict(request)
+    )
+    out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
+    answer: dict[str, str] = dict(out.get_relation(relation.id).local_app_data)
+    return answer, shared_secrets(out.secrets), requests
+
+
+def shared_secrets(owned: frozenset[testing.Secret]) -> frozenset[testing.Secret]:
+    """The provider's secrets as the requirer sees them: same ids, content granted, owned remotely."""
+    return frozenset(
+        testing.Secret(s.latest_content or s.tracked_content, id=s.id, owner=None, label=None) for s in owned
+    )
+
+
+# --- redis: redis-k8s ----------------------------------------------------------------------
+
+
+def redis_unit_data(primary_address: str, unit_id: int = 0, port: int = 6379) -> dict[str, str]:
+    """A redis-k8s unit's databag, written by RedisProvides for a relation-changed."""
+    lib = oracle_module("charms.redis_k8s.v0.redis")
+
+    class RedisK8s(ops.CharmBase):
+        current_master = primary_address  # redis-k8s: the primary's address (sentinel), resolved by the library
+
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.redis_provides = lib.RedisProvides(self, port=port)
+
+    meta = {"name": "redis-k8s", "provides": {"redis": {"interface": "redis"}}}
+    ctx = testing.Context(RedisK8s, meta=meta)
+    relation = testing.Relation("redis", "redis", remote_app_name="indico")
+    out = ctx.run(
+        ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=unit_id == 0, relations={relation})
+    )
+    return dict(out.get_relation(relation.id).local_unit_data)
+
+
+def redis_relation(
+    primary_address: str = "10.1.0.7", units: int = 1, leader_host: str | None = None, port: int = 6379
+) -> testing.Relation:
+    """The charm's redis relation as redis-k8s units fill it.
+
+    `leader-host` in the app databag is read by the library's requirer (RedisRequires.url) and is
+    written by redis-k8s itself when set: the library defines the key, the charm around it sets it.
+    """
+    return testing.Relation(
+        "redis",
+        "redis",
+        remote_app_name="redis-k8s",
+        remote_app_data={"leader-host": leader_host} if leader_host else {},
+        remote_units_data={i: redis_unit_data(primary_address, unit_id=i, port=port) for i in range(units)},
+    )
+
+
+def redis_library_url(relation: testing.Relation) -> str | None:
+    """What redis-k8s's own requirer (RedisRequires.url) makes of the same relation data."""
+    lib = oracle_module("charms.redis_k8s.v0.redis")
+    seen: list[str | None] = []
+
+    class Requirer(ops.CharmBase):
+        on = lib.RedisRelationCharmEvents()
+
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.redis = lib.RedisRequires(self, "redis")
+            framework.observe(self.on.update_status, self._on_update_status)
+
+        def _on_update_status(self, _event: ops.EventBase) -> None:
+            seen.append(self.redis.url)
+
+    ctx = testing.Context(Requirer, meta={"name": "requirer", "requires": {"redis": {"interface": "redis"}}})
+    ctx.run(ctx.on.update_status(), testing.State(relations={relation}))
+    return seen[0]
+
+
+# --- ingress v2: traefik-k8s ---------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TraefikSaw:
+    app: str = ""
+    model: str = ""
+    hosts: list[str] = dataclasses.field(default_factory=list)
+    port: int = 0
+    url: str = ""
+
+
+def traefik_answer(
+    requirer_app_data: Mapping[str, str],
+    requirer_units_data: Mapping[int, Mapping[str, str]],
+    routing_mode: str = "subdomain",
+    external_host: str = "ingress.example",
+    scheme: str = "http",
+) -> tuple[dict[str, str], TraefikSaw]:
+    """traefik-k8s's side: IngressPerAppProvider validates the request; the URL is built as traefik does.
+
+    traefik-k8s (routing_mode config): `path` serves `<scheme>://<external_host>/<model>-<app>`,
+    `subdomain` serves `<scheme>://<model>-<app>.<external_host>/`; https once it has a certificate.
+    """
+    lib = oracle_module("charms.traefik_k8s.v2.ingress")
+    saw = TraefikSaw()
+
+    class TraefikK8s(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.ingress = lib.IngressPerAppProvider(self, relation_name="ingress")
+            framework.observe(self.ingress.on.data_provided, self._on_data_provided)
+
+        def _on_data_provided(self, event: Any) -> None:
+            data = self.ingress.get_data(event.relation)
+            prefix = f"{data.app.model}-{data.app.name}"
+            url = (
+                f"{scheme}://{external_host}/{prefix}"
+                if routing_mode == "path"
+                else f"{scheme}://{prefix}.{external_host}/"
+            )
+            saw.app, saw.model, saw.port, saw.url = data.app.name, data.app.model, data.app.port, url
+            saw.hosts = [unit.host for unit in data.units]
+            self.ingress.publish_url(event.relation, url)
+
+    meta = {"name": "traefik", "provides": {"ingress": {"interface": "ingress"}}}
+    ctx = testing.Context(TraefikK8s, meta=meta)
+    relation = testing.Relation(
+        "ingress",
+        "ingress",
+        remote_app_name=json.loads(requirer_app_data.get("name", '"indico"')),
+        remote_app_data=dict(requirer_app_data),
+        remote_units_data={k: dict(v) for k, v in requirer_units_data.items()},
+    )
+    out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
+    return dict(out.get_relation(relation.id).local_app_data), saw

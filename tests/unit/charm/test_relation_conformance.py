@@ -1,0 +1,217 @@
+"""Each relation, both directions, against the real provider library (../shared/oracles).
+
+The charm's databags go to the provider's own code, the provider's answer comes back to the
+charm; a test here can pass only if the charm on the other end would agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import socket
+
+import pytest
+from ops import testing
+
+from charm import IndicoCharm
+from tests import real_providers as providers
+from tests.unit.charm.conftest import REPO, containers, env_of
+
+PEER = testing.PeerRelation("indico-peers")
+
+
+def charm_request(ctx: testing.Context, relation: testing.Relation, **state: object) -> testing.State:
+    base = {"leader": True, "containers": containers(), "relations": {relation, PEER}}
+    base.update(state)
+    return ctx.run(ctx.on.relation_created(relation), testing.State(**base))  # type: ignore[arg-type]
+
+
+def decoded_lists(databag: dict[str, str]) -> dict[str, object]:
+    """The postgresql_client spec types `requested-secrets` as a list; on the wire it is JSON."""
+    return {k: json.loads(v) if v.startswith("[") else v for k, v in databag.items()}
+
+
+# --- database (postgresql_client v0) ------------------------------------------------------
+
+
+def test_database_request_is_answered_by_postgresql_k8s(ctx: testing.Context) -> None:
+    relation = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
+    out = charm_request(ctx, relation)
+    request: dict[str, str] = dict(out.get_relation(relation.id).local_app_data)
+
+    answer, _secrets, requests = providers.postgresql_answer(request, requirer_app="indico")
+
+    assert requests == [{"database": "indico", "extra_user_roles": None}], "one database, named after the app"
+    assert answer["database"] == "indico"
+    assert answer["endpoints"] == providers.PG_PRIMARY
+    assert answer["secret-user"].startswith("secret:"), "credentials travel in a Juju secret, not the databag"
+    assert "password" not in answer
+
+
+def test_database_request_validates_against_the_published_spec(ctx: testing.Context) -> None:
+    spec = providers.spec_module("postgresql_client", "v0")
+    relation = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
+    out = charm_request(ctx, relation)
+    sent = out.get_relation(relation.id)
+    spec.RequirerSchema.model_validate({"app": decoded_lists(dict(sent.local_app_data)), "unit": {}})
+
+
+def test_postgresql_k8s_answer_configures_indico(ctx: testing.Context) -> None:
+    relation = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
+    out = charm_request(ctx, relation, relations={relation, PEER, providers.redis_relation()})
+    answer, secrets, _ = providers.postgresql_answer(dict(out.get_relation(relation.id).local_app_data))
+
+    answered = dataclasses.replace(out.get_relation(relation.id), remote_app_data=answer)  # type: ignore[call-arg]
+    state = dataclasses.replace(
+        out,
+        relations=frozenset({answered, *(r for r in out.relations if r.id != relation.id)}),
+        secrets=out.secrets | secrets,
+    )
+    final = ctx.run(ctx.on.relation_changed(answered, remote_unit=0), state)
+
+    assert final.unit_status == testing.ActiveStatus()
+    uri = env_of(final, "indico")["INDICO_DB_URI"]
+    assert re.fullmatch(rf"postgresql://relation-\d+:p%40ss%3Aw%2Frd%3F%23%25@{providers.PG_PRIMARY}/indico", uri)
+    assert "replicas" not in uri, "Indico writes: the read-only endpoints are not used"
+
+
+def test_two_indico_applications_get_two_databases() -> None:
+    ctx_a: testing.Context[IndicoCharm] = testing.Context(IndicoCharm, charm_root=REPO / "charm", app_name="indico-a")
+    ctx_b: testing.Context[IndicoCharm] = testing.Context(IndicoCharm, charm_root=REPO / "charm", app_name="indico-b")
+    names = []
+    for ctx, app in ((ctx_a, "indico-a"), (ctx_b, "indico-b")):
+        relation = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
+        out = charm_request(ctx, relation)
+        _, _, requests = providers.postgresql_answer(dict(out.get_relation(relation.id).local_app_data), app)
+        names.append(requests[0]["database"])
+    assert names == ["indico-a", "indico-b"]
+
+
+def test_the_request_is_the_leaders_alone(ctx: testing.Context) -> None:
+    relation = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
+    out = charm_request(ctx, relation, leader=False)
+    assert dict(out.get_relation(relation.id).local_app_data) == {}
+
+
+# --- redis ---------------------------------------------------------------------------------
+
+
+def _full_state(*relations: testing.Relation, secrets: frozenset[testing.Secret] = frozenset()) -> testing.State:
+    return testing.State(leader=True, containers=containers(), relations={*relations, PEER}, secrets=secrets)
+
+
+def _database() -> tuple[testing.Relation, frozenset[testing.Secret]]:
+    answer, secrets, _ = providers.postgresql_answer(
+        {"database": "indico", "requested-secrets": '["username", "password", "tls", "tls-ca", "uris"]'}
+    )
+    return testing.Relation(
+        "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
+    ), secrets
+
+
+def test_redis_k8s_units_configure_broker_and_cache(ctx: testing.Context) -> None:
+    database, secrets = _database()
+    redis = providers.redis_relation(primary_address="10.1.0.7")
+    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=0), _full_state(database, redis, secrets=secrets))
+    env = env_of(out, "indico")
+    assert out.unit_status == testing.ActiveStatus()
+    assert env["INDICO_CELERY_BROKER_URL"] == "redis://10.1.0.7:6379/0" == env["INDICO_REDIS_URL"]
+    assert env["INDICO_REDIS_CACHE_URL"] == "redis://10.1.0.7:6379/1", "the cache never shares the broker's database"
+    assert providers.redis_library_url(redis) == "redis://10.1.0.7:6379", "redis-k8s's own requirer agrees on the host"
+
+
+def test_redis_leader_host_wins_as_the_library_reads_it(ctx: testing.Context) -> None:
+    database, secrets = _database()
+    redis = providers.redis_relation(primary_address="10.1.0.7", units=3, leader_host="redis-k8s-2.redis-k8s-endpoints")
+    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=1), _full_state(database, redis, secrets=secrets))
+    assert env_of(out, "celery")["INDICO_CELERY_BROKER_URL"] == "redis://redis-k8s-2.redis-k8s-endpoints:6379/0"
+    assert providers.redis_library_url(redis) == "redis://redis-k8s-2.redis-k8s-endpoints:6379"
+
+
+def test_the_charm_writes_nothing_to_redis(ctx: testing.Context) -> None:
+    database, secrets = _database()
+    redis = providers.redis_relation()
+    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=0), _full_state(database, redis, secrets=secrets))
+    sent = out.get_relation(redis.id)
+    assert dict(sent.local_app_data) == {} and set(sent.local_unit_data) <= set(testing.Relation("x").local_unit_data)
+
+
+# --- ingress v2 ----------------------------------------------------------------------------
+
+
+def ingress_exchange(
+    ctx: testing.Context, routing_mode: str = "subdomain", scheme: str = "http", **config: str
+) -> tuple[testing.State, providers.TraefikSaw]:
+    database, secrets = _database()
+    redis = providers.redis_relation()
+    ingress = testing.Relation("ingress", "ingress", remote_app_name="traefik")
+    state = dataclasses.replace(
+        _full_state(database, redis, ingress, secrets=secrets), config=config, model=testing.Model("dev")
+    )
+    requested = ctx.run(ctx.on.relation_created(ingress), state)
+    sent = requested.get_relation(ingress.id)
+    answer, saw = providers.traefik_answer(
+        sent.local_app_data, {0: sent.local_unit_data}, routing_mode=routing_mode, scheme=scheme
+    )
+    answered = dataclasses.replace(sent, remote_app_data=answer)  # type: ignore[call-arg]
+    others = frozenset(r for r in requested.relations if r.id != ingress.id)
+    return ctx.run(
+        ctx.on.relation_changed(answered, remote_unit=0), dataclasses.replace(requested, relations=others | {answered})
+    ), saw
+
+
+def test_traefik_accepts_the_request_for_the_app_port_and_pod(ctx: testing.Context) -> None:
+    out, saw = ingress_exchange(ctx)
+    assert (saw.app, saw.model, saw.port) == ("indico", "dev", 8080)
+    assert saw.hosts == [socket.getfqdn()], "the pod's own FQDN, not a guessed cluster domain"
+    assert out.opened_ports == frozenset({testing.TCPPort(8080)})
+
+
+def test_ingress_request_validates_against_the_published_spec(ctx: testing.Context) -> None:
+    spec = providers.spec_module("ingress", "v2")
+    out, _ = ingress_exchange(ctx)
+    sent = next(r for r in out.relations if r.endpoint == "ingress")
+    spec.RequirerSchema.model_validate({"app": dict(sent.local_app_data), "unit": dict(sent.local_unit_data)})
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_host_routed_ingress_url_becomes_the_base_url(ctx: testing.Context, scheme: str) -> None:
+    out, saw = ingress_exchange(ctx, routing_mode="subdomain", scheme=scheme)
+    assert saw.url == f"{scheme}://dev-indico.ingress.example/"
+    assert out.unit_status == testing.ActiveStatus()
+    assert env_of(out, "indico")["INDICO_BASE_URL"] == f"{scheme}://dev-indico.ingress.example"
+
+
+def test_path_routed_ingress_blocks_and_says_what_to_do(ctx: testing.Context) -> None:
+    out, saw = ingress_exchange(ctx, routing_mode="path")
+    assert saw.url == "http://ingress.example/dev-indico"
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert "routing_mode=subdomain" in out.unit_status.message and "site_url" in out.unit_status.message
+
+
+def test_path_routed_ingress_with_a_site_url_serves_the_site_url(ctx: testing.Context) -> None:
+    out, _ = ingress_exchange(ctx, routing_mode="path", site_url="https://events.example.org")
+    assert out.unit_status == testing.ActiveStatus()
+    assert env_of(out, "indico")["INDICO_BASE_URL"] == "https://events.example.org"
+
+
+def test_stale_ingress_keys_are_removed(ctx: testing.Context) -> None:
+    database, secrets = _database()
+    ingress = testing.Relation(
+        "ingress",
+        "ingress",
+        local_app_data={"port": "8081", "healthcheck_params": '{"path": "/old"}', "model": '"old"'},
+        local_unit_data={"host": '"old-host"', "ip": '"10.9.9.9"'},
+    )
+    state = dataclasses.replace(
+        _full_state(database, providers.redis_relation(), ingress, secrets=secrets),
+        networks=frozenset({testing.Network("ingress", bind_addresses=[])}),
+    )
+    out = ctx.run(ctx.on.relation_changed(ingress, remote_unit=0), state)
+    sent = out.get_relation(ingress.id)
+    app_data: dict[str, str] = dict(sent.local_app_data)
+    unit_data: dict[str, str] = dict(sent.local_unit_data)
+    assert "healthcheck_params" not in app_data and app_data["port"] == "8080"
+    assert "ip" not in unit_data, "no address known: no stale one kept"
+    assert json.loads(unit_data["host"]) == socket.getfqdn()
