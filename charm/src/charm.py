@@ -58,14 +58,9 @@ class IndicoCharm(ops.CharmBase):
 
     # --- inputs -------------------------------------------------------------------------
 
-    def _database_uri(self) -> str | None:
+    def _database(self) -> database.DatabaseCredentials | None:
         relation = self.model.get_relation("database")
-        if relation is None:
-            return None
-        answer = database.credentials(relation, self.model)
-        if answer is None:
-            return None
-        return desired.database_uri(answer.database, answer.username, answer.password, answer.host_port, answer.tls)
+        return database.credentials(relation, self.model) if relation is not None else None
 
     def _redis(self) -> redis.RedisEndpoint | None:
         relation = self.model.get_relation("redis")
@@ -170,8 +165,8 @@ class IndicoCharm(ops.CharmBase):
         for endpoint in ("database", "redis"):
             if self.model.get_relation(endpoint) is None:
                 return ops.BlockedStatus(f"needs a {endpoint} relation")
-        database_uri, redis_endpoint = self._database_uri(), self._redis()
-        if database_uri is None:
+        credentials, redis_endpoint = self._database(), self._redis()
+        if credentials is None:
             return ops.WaitingStatus("waiting for the database relation to provide credentials")
         if redis_endpoint is None:
             return ops.WaitingStatus("waiting for the redis relation to provide a host and port")
@@ -181,7 +176,10 @@ class IndicoCharm(ops.CharmBase):
         state = desired.State(
             config=config,
             base_url=desired.base_url(config, ingress_url, self.app.name),
-            database_uri=database_uri,
+            database_uri=desired.database_uri(
+                credentials.database, credentials.username, credentials.host_port, credentials.tls
+            ),
+            database_password=credentials.password,
             redis_broker_url=redis_endpoint.url(redis.BROKER_DB),
             redis_cache_url=redis_endpoint.url(redis.CACHE_DB),
             secret_key=secret_key,

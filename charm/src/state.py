@@ -93,6 +93,7 @@ class State:
     config: CharmConfig
     base_url: str
     database_uri: str
+    database_password: str
     redis_broker_url: str
     redis_cache_url: str
     secret_key: str
@@ -104,8 +105,8 @@ def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str
     return config.site_url or (ingress_url or "").rstrip("/") or f"http://{app_name}.local"
 
 
-def database_uri(database: str, username: str, password: str, host_port: str, tls: bool) -> str:
-    """A SQLAlchemy URL for psycopg2. User and password are percent-encoded (SQLAlchemy 1.4 and libpq
-    decode both); the database name is the provider's, from Juju application names, which are safe."""
-    uri = f"postgresql://{quote(username, safe='')}:{quote(password, safe='')}@{host_port}/{database}"
-    return uri + ("?sslmode=require" if tls else "")
+def database_uri(database: str, username: str, host_port: str, tls: bool) -> str:
+    """A SQLAlchemy URL for psycopg2, without the password: Indico hands this URL to Alembic, whose
+    config parser refuses any `%`, so a password is never percent-encoded into it. libpq takes the
+    password from PGPASSWORD instead (workload.indico_environment)."""
+    return f"postgresql://{quote(username, safe='')}@{host_port}/{database}" + ("?sslmode=require" if tls else "")

@@ -17,6 +17,7 @@ def indico_environment(state: State) -> dict[str, str]:
     config = state.config
     env = {
         "INDICO_DB_URI": state.database_uri,
+        "PGPASSWORD": state.database_password,
         "INDICO_REDIS_URL": state.redis_broker_url,
         "INDICO_CELERY_BROKER_URL": state.redis_broker_url,
         "INDICO_REDIS_CACHE_URL": state.redis_cache_url,

@@ -18,7 +18,6 @@ import dataclasses
 import re
 import sys
 import types
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from rockbuild.builder import BuiltRock
 from tests import real_providers
 from tests.image import external_sources as ext
 from tests.image.conftest import wait_for
+from tests.image.ingress_proxy import TlsIngress
 from tests.image.services import Postgres, Redis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +47,10 @@ from workload import LAYER_LABEL  # noqa: E402
 
 from charm import IndicoCharm  # noqa: E402
 
-SITE = "localhost:8080"
+# The site's host, as traefik (routing_mode=subdomain, external_hostname "test") names it for the
+# application "indico" in the model "pod"; TLS ends at the ingress in front of the pod.
+SITE = "pod-indico.test"
+MODEL = testing.Model("pod")
 # Where the pod's Indico containers see this test's plugin wheel and customization repository.
 SOURCES = "/srv/external-sources"
 IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
@@ -74,6 +77,11 @@ class PodContainer:
     client: pebble.Client
 
 
+def unreachable() -> frozenset[testing.Container]:
+    """The charm's containers before Pebble answers: what a relation's first hooks may see."""
+    return frozenset(testing.Container(name, can_connect=False) for name in IMAGE_OF)
+
+
 def database_relation(postgres: Postgres) -> tuple[testing.Relation, frozenset[testing.Secret]]:
     """The charm's request, answered by postgresql-k8s's own library, which makes the user and
     database in this test's real PostgreSQL as postgresql-k8s would."""
@@ -81,11 +89,13 @@ def database_relation(postgres: Postgres) -> tuple[testing.Relation, frozenset[t
     def create(database: str, user: str, password: str) -> None:
         postgres.psql(f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'")
         postgres.psql(f'CREATE DATABASE "{database}" OWNER "{user}"')
-        postgres.require_password(user)  # so the rocks prove the percent-encoded password reaches libpq intact
+        postgres.require_password(user)  # so the rocks prove the password reaches libpq intact
 
     ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
     empty = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
-    asked = ctx.run(ctx.on.relation_created(empty), testing.State(leader=True, relations={empty}))
+    asked = ctx.run(
+        ctx.on.relation_created(empty), testing.State(leader=True, relations={empty}, containers=unreachable())
+    )
     answer, secrets, _ = real_providers.postgresql_answer(
         dict(asked.get_relation(empty.id).local_app_data), endpoints=f"127.0.0.1:{postgres.port}", create=create
     )
@@ -93,6 +103,22 @@ def database_relation(postgres: Postgres) -> tuple[testing.Relation, frozenset[t
         "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
     )
     return relation, secrets
+
+
+def ingress_relation() -> testing.Relation:
+    """The charm's ingress request, answered by traefik's own library with an https URL."""
+    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    empty = testing.Relation("ingress", "ingress", remote_app_name="traefik")
+    asked = ctx.run(
+        ctx.on.relation_created(empty),
+        testing.State(leader=True, relations={empty}, model=MODEL, containers=unreachable()),
+    )
+    sent = asked.get_relation(empty.id)
+    answer, saw = real_providers.traefik_answer(
+        sent.local_app_data, {0: sent.local_unit_data}, routing_mode="subdomain", external_host="test", scheme="https"
+    )
+    assert saw.url == f"https://{SITE}/"
+    return testing.Relation("ingress", "ingress", remote_app_name="traefik", remote_app_data=answer)
 
 
 def charm_layers(
@@ -117,9 +143,9 @@ def charm_layers(
     ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
     state = testing.State(
         leader=leader,
-        config={"site_url": f"http://{SITE}"},
         containers=containers,
-        relations={db_relation, redis_relation, peer},
+        relations={db_relation, redis_relation, peer, ingress_relation()},
+        model=MODEL,
         secrets=db_secrets | secrets,
     )
     out = ctx.run(ctx.on.config_changed(), state)
@@ -233,14 +259,27 @@ def test_only_the_leader_runs_beat(pods: dict[str, PodContainer]) -> None:
     assert active(pods["1/celery"]) == {"celery-worker"}
 
 
-def get_text(path: str) -> str:
-    request = urllib.request.Request(f"http://127.0.0.1:8080{path}", headers={"Host": SITE})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return str(response.read().decode())
+@pytest.fixture(scope="module")
+def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsIngress]:
+    """The TLS-terminating ingress in front of the pod's port 8080, from an address the pod trusts by default."""
+    proxy = TlsIngress.start(tmp_path_factory.mktemp("ingress"), SITE)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
 
 
-def test_indico_answers_through_nginx(pods: dict[str, PodContainer]) -> None:
-    wait_for(lambda: get_text("/bootstrap"), 240, "Indico to answer through NGINX")
+def get_text(ingress: TlsIngress, path: str) -> str:
+    """https://<SITE><path> as a browser gets it, through the ingress."""
+    response = ingress.request(path)
+    assert response.status == 200, f"{path}: {response.status}"
+    return response.body.decode()
+
+
+def test_indico_answers_through_the_https_ingress(pods: dict[str, PodContainer], ingress: TlsIngress) -> None:
+    wait_for(lambda: get_text(ingress, "/bootstrap"), 240, "Indico to answer through the ingress and NGINX")
+    root = ingress.request("/")
+    assert root.status == 302 and root.headers["Location"] in ("/bootstrap", f"https://{SITE}/bootstrap")
 
 
 def test_every_process_runs_as_the_daemon_user(pods: dict[str, PodContainer]) -> None:
@@ -256,12 +295,15 @@ def test_the_charm_layer_keeps_the_rocks_commands(pods: dict[str, PodContainer])
     plan = pods["0/indico"].client.get_plan().to_dict()
     assert plan["services"]["indico"]["command"] == "/usr/local/bin/indico-start web"
     env = plan["services"]["indico"]["environment"]
-    assert re.match(r"postgresql://relation-\d+:[^@]+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
+    assert re.match(r"postgresql://relation-\d+@127\.0\.0\.1:\d+/indico$", env["INDICO_DB_URI"])
+    assert env["INDICO_BASE_URL"] == f"https://{SITE}", "the URL traefik published"
 
 
-def test_the_actions_admin_tool_runs_with_the_indico_services_environment(pods: dict[str, PodContainer]) -> None:
+def test_the_actions_admin_tool_runs_with_the_indico_services_environment(
+    pods: dict[str, PodContainer], ingress: TlsIngress
+) -> None:
     """What add-admin and anonymize-user run: the charm's pebble_ops.run_admin on real Pebble."""
-    test_indico_answers_through_nginx(pods)  # the schema exists once Indico answers
+    test_indico_answers_through_the_https_ingress(pods, ingress)  # the schema exists once Indico answers
     indico = charm_container("indico", pods["0/indico"])
     created = pebble_ops.run_admin(indico, ["create-admin", "Pod-Admin@example.org"], stdin="pod-test-password\n")
     assert created["admin"] is True and created["created"] is True
@@ -289,8 +331,10 @@ def pids(pod: PodContainer, pattern: str) -> set[str]:
     return {pid for pid, _uid, args in pod.container.top(ps_args="-o pid,uid,args")["Processes"] if pattern in args}
 
 
-def test_plugins_and_customization_reach_every_indico_container(pods: dict[str, PodContainer]) -> None:
-    test_indico_answers_through_nginx(pods)
+def test_plugins_and_customization_reach_every_indico_container(
+    pods: dict[str, PodContainer], ingress: TlsIngress
+) -> None:
+    test_indico_answers_through_the_https_ingress(pods, ingress)
     config = CharmConfig.from_options(
         {
             "uwsgi_processes": 4,
@@ -307,8 +351,8 @@ def test_plugins_and_customization_reach_every_indico_container(pods: dict[str, 
     worker_after = wait_for(lambda: pids(pods["1/celery"], "celery worker"), 60, "the worker to run again")
     assert worker_before and not worker_before & worker_after, "the worker restarts to load the plugin"  # type: ignore[operator]
 
-    wait_for(lambda: get_text(ext.PLUGIN_ROUTE) == ext.PLUGIN_ANSWER, 240, "the plugin's page through NGINX")
-    assert get_text(f"/static/custom/{ext.CUSTOM_FILE}") == "first commit"
+    wait_for(lambda: get_text(ingress, ext.PLUGIN_ROUTE) == ext.PLUGIN_ANSWER, 240, "the plugin's page through NGINX")
+    assert get_text(ingress, f"/static/custom/{ext.CUSTOM_FILE}") == "first commit"
     probe = pods["0/celery"].client.exec(
         ["python3", "-c", "import indico_plugin_probe; print(indico_plugin_probe.__file__)"], service_context="indico"
     )
@@ -323,7 +367,9 @@ def test_plugins_and_customization_reach_every_indico_container(pods: dict[str, 
     refreshed = pebble_ops.sync_external(charm_container("indico", pods["0/indico"]), config, True, {})
     assert refreshed is not None and refreshed.report["customization-commit"] == commit
     assert refreshed.report["customization-changed"] == "true"
-    wait_for(lambda: get_text(f"/static/custom/{ext.CUSTOM_FILE}") == "second", 240, "the new commit to be served")
+    wait_for(
+        lambda: get_text(ingress, f"/static/custom/{ext.CUSTOM_FILE}") == "second", 240, "the new commit to be served"
+    )
 
 
 def test_a_plugin_that_cannot_install_blocks_and_keeps_the_last_good_one(pods: dict[str, PodContainer]) -> None:

@@ -43,7 +43,8 @@ def test_leader_runs_web_worker_and_beat_with_the_environment(ctx: testing.Conte
     assert web["indico"].command == "/usr/local/bin/indico-start web", "the rock's command is kept"
     assert web["indico"].startup == "enabled" and web["celery-beat"].startup == "disabled"
     env = web["indico"].environment
-    assert re.fullmatch(rf"postgresql://relation-\d+:[^@]+@{providers.PG_PRIMARY}/indico", env["INDICO_DB_URI"])
+    assert re.fullmatch(rf"postgresql://relation-\d+@{providers.PG_PRIMARY}/indico", env["INDICO_DB_URI"])
+    assert env["PGPASSWORD"] == providers.PG_PASSWORD
     assert env["INDICO_REDIS_URL"] == "redis://10.1.0.7:6379/0"
     assert env["INDICO_BASE_URL"] == "http://indico.local"
     assert env["INDICO_ENABLE_ROOMBOOKING"] == "false"

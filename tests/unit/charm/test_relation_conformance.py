@@ -72,7 +72,8 @@ def test_postgresql_k8s_answer_configures_indico(ctx: testing.Context) -> None:
 
     assert final.unit_status == testing.ActiveStatus()
     uri = env_of(final, "indico")["INDICO_DB_URI"]
-    assert re.fullmatch(rf"postgresql://relation-\d+:p%40ss%3Aw%2Frd%3F%23%25@{providers.PG_PRIMARY}/indico", uri)
+    assert re.fullmatch(rf"postgresql://relation-\d+@{providers.PG_PRIMARY}/indico", uri)
+    assert env_of(final, "indico")["PGPASSWORD"] == providers.PG_PASSWORD, "libpq's own variable: no URL encoding"
     assert "replicas" not in uri, "Indico writes: the read-only endpoints are not used"
 
 
