@@ -8,15 +8,18 @@ plugins and customization are installed by the rock's indico-external, only when
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import socket
+from typing import Any
 
 import actions
 import ops
 import pebble_ops
 import state as desired
+import status
 import workload
 from relations import database, ingress, redis
 
@@ -47,14 +50,23 @@ class IndicoCharm(ops.CharmBase):
             self.on.ingress_relation_broken,
             self.on[PEER].relation_changed,
             self.on[PEER].relation_departed,
+            # A unit that lost leadership hears nothing else; this is when it stops Celery beat.
+            self.on.update_status,
         ]
-        events += [self.on[name].pebble_ready for name in self.meta.containers]
+        for name in self.meta.containers:
+            events += [
+                self.on[name].pebble_ready,
+                self.on[name].pebble_check_failed,
+                self.on[name].pebble_check_recovered,
+            ]
         for event in events:
             framework.observe(event, self._reconcile)
+        framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
         framework.observe(self.on.add_admin_action, self._on_add_admin)
         framework.observe(self.on.anonymize_user_action, self._on_anonymize_user)
         framework.observe(self.on.refresh_external_resources_action, self._on_refresh_external_resources)
         self._external_report: dict[str, dict[str, str]] = {}
+        self._status: ops.StatusBase | None = None
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -136,7 +148,7 @@ class IndicoCharm(ops.CharmBase):
             event.fail(f"{len(failed)} of {len(addresses)} could not be anonymized")
 
     def _on_refresh_external_resources(self, event: ops.ActionEvent) -> None:
-        self.unit.status = status = self._converge(refresh_external=True)
+        self._status = status = self._converge(refresh_external=True)
         if not self._external_report:
             event.fail(f"no Indico container was refreshed: {status.message or 'none is reachable yet'}")
             return
@@ -147,32 +159,61 @@ class IndicoCharm(ops.CharmBase):
     # --- reconcile ----------------------------------------------------------------------
 
     def _reconcile(self, _event: ops.EventBase) -> None:
-        self.unit.status = self._converge()
+        self._status = self._converge()
+
+    def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
+        event.add_status(self._status if self._status is not None else self._converge())
 
     def _converge(self, refresh_external: bool = False) -> ops.StatusBase:
         self._publish_requests()  # they depend on no config, so a bad option never holds them back
         try:
             config = desired.CharmConfig.from_options(dict(self.config))
         except desired.InvalidConfigError as exc:
+            # A typo must not take the site down: what runs stays untouched; an idle pod gets the
+            # services that need no config, so that its alive checks pass.
+            for name, layer in workload.desired_layers(None, self.unit.is_leader()).items():
+                with contextlib.suppress(pebble_ops.LayerError):
+                    pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
             return ops.BlockedStatus(str(exc))
         external_errors = self._sync_external(config, refresh_external)
+        state, missing = self._desired_state(config)
+        layers = workload.desired_layers(state, self.unit.is_leader())
+        try:
+            unreachable = self._apply(layers)
+        except pebble_ops.LayerError as exc:
+            return ops.BlockedStatus(f"Pebble refused the charm's layer: {exc}")
+        if missing is not None:
+            return missing
+        if unreachable:
+            return ops.WaitingStatus(f"waiting for Pebble in {', '.join(unreachable)}")
+        if external_errors:
+            option, error = sorted(external_errors.items())[0]
+            return ops.BlockedStatus(f"{option}: {error[:200]} (fix it, or retry with refresh-external-resources)")
+        facts = {name: pebble_ops.read_workload(self.unit.get_container(name)) for name in layers}
+        version = status.indico_version(facts)
+        if version:
+            self.unit.set_workload_version(version)
+        return status.workload_status(facts, status.enabled_services(layers))
+
+    def _desired_state(self, config: desired.CharmConfig) -> tuple[desired.State | None, ops.StatusBase | None]:
+        """The workloads' settings, or None and the status that says what is missing."""
         try:
             ingress_url = self._ingress_url()
         except ingress.IngressUrlError as exc:
             if not config.site_url:
-                return ops.BlockedStatus(str(exc))
+                return None, ops.BlockedStatus(str(exc))
             ingress_url = None
         for endpoint in ("database", "redis"):
             if self.model.get_relation(endpoint) is None:
-                return ops.BlockedStatus(f"needs a {endpoint} relation")
+                return None, ops.BlockedStatus(f"needs a {endpoint} relation")
         credentials, redis_endpoint = self._database(), self._redis()
         if credentials is None:
-            return ops.WaitingStatus("waiting for the database relation to provide credentials")
+            return None, ops.WaitingStatus("waiting for the database relation to provide credentials")
         if redis_endpoint is None:
-            return ops.WaitingStatus("waiting for the redis relation to provide a host and port")
+            return None, ops.WaitingStatus("waiting for the redis relation to provide a host and port")
         secret_key = self._secret_key()
         if secret_key is None:
-            return ops.WaitingStatus("waiting for the leader to share the secret key")
+            return None, ops.WaitingStatus("waiting for the leader to share the secret key")
         state = desired.State(
             config=config,
             base_url=desired.base_url(config, ingress_url, self.app.name),
@@ -185,16 +226,13 @@ class IndicoCharm(ops.CharmBase):
             secret_key=secret_key,
             is_leader=self.unit.is_leader(),
         )
-        layers = workload.desired_layers(state)
-        waiting = {
+        return state, None
+
+    def _apply(self, layers: dict[str, dict[str, Any]]) -> list[str]:
+        """Apply each container's layer; the containers whose Pebble is not reachable yet."""
+        return sorted(
             name for name, layer in layers.items() if not pebble_ops.apply_layer(self.unit.get_container(name), layer)
-        }
-        if waiting:
-            return ops.WaitingStatus(f"waiting for Pebble in {', '.join(sorted(waiting))}")
-        if external_errors:
-            option, error = sorted(external_errors.items())[0]
-            return ops.BlockedStatus(f"{option}: {error[:200]} (fix it, or retry with refresh-external-resources)")
-        return ops.ActiveStatus()
+        )
 
     def _sync_external(self, config: desired.CharmConfig, refresh: bool) -> dict[str, str]:
         """Plugins and customization in every Indico container; returns config option -> error."""

@@ -17,23 +17,89 @@ from state import CharmConfig
 logger = logging.getLogger(__name__)
 
 
+class LayerError(Exception):
+    """Pebble refused the layer or the replan; the message says what it said."""
+
+
 def apply_layer(container: ops.Container, layer: dict[str, Any]) -> bool:
     """Merge the charm's layer, replan only if the plan changed, stop what it disables.
-    False when the container's Pebble is not reachable (yet)."""
+    False when the container's Pebble is not reachable (yet); LayerError when Pebble refuses."""
     if not container.can_connect():
         return False
     try:
         current = container.get_plan().to_dict()
         container.add_layer(workload.LAYER_LABEL, ops.pebble.Layer(cast("ops.pebble.LayerDict", layer)), combine=True)
-        if container.get_plan().to_dict() != current:
+        # Juju starts Pebble with --hold: an enabled service runs only after a replan, even when
+        # the charm's layer left the plan as the rock's own layer had it. (A failing service is
+        # Pebble's to restart, with its backoff.)
+        if container.get_plan().to_dict() != current or workload.services_to_start(layer, _inactive(container)):
             container.replan()
         stop = workload.services_to_stop(layer, _running(container))
         if stop:
             container.stop(*sorted(stop))
-    except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
+        checks = workload.checks_to_stop(layer, _running_checks(container))
+        if checks:
+            container.stop_checks(*sorted(checks))
+    except ops.pebble.ConnectionError as exc:
         logger.warning("Pebble in %s: %s", container.name, exc)
         return False
+    except (ops.pebble.ChangeError, ops.pebble.APIError) as exc:
+        raise LayerError(f"Pebble in {container.name}: {_first_line(exc)}") from exc
     return True
+
+
+def apply_layer_if_idle(container: ops.Container, layer: dict[str, Any]) -> bool:
+    """apply_layer, unless Indico code runs there: a replan would restart (or, disabled, stop) it.
+    For when config is invalid: nothing unconfigured starts, and nothing running is touched."""
+    if not container.can_connect():
+        return False
+    try:
+        if _running(container) & workload.INDICO_CODE_SERVICES:
+            return True
+    except ops.pebble.ConnectionError:
+        return False
+    return apply_layer(container, layer)
+
+
+@dataclass(frozen=True)
+class WorkloadFacts:
+    """What one container's Pebble says: service -> current state, check -> status, and the rock's
+    migration record (indico container only). None when Pebble is not reachable."""
+
+    services: dict[str, str]
+    checks: dict[str, str]
+    migration: dict[str, Any] | None = None
+
+
+def read_workload(container: ops.Container) -> WorkloadFacts | None:
+    if not container.can_connect():
+        return None
+    try:
+        services = {name: _value(info.current) for name, info in container.get_services().items()}
+        checks = {name: _value(info.status) for name, info in container.get_checks().items()}
+        migration = None
+        if container.name == "indico":
+            try:
+                migration = dict(json.loads(container.pull(workload.MIGRATION_RECORD).read()))
+            except (ops.pebble.PathError, ValueError, TypeError):
+                migration = None
+    except ops.pebble.ConnectionError:
+        return None
+    return WorkloadFacts(services, checks, migration)
+
+
+def _value(status: object) -> str:
+    """An ops enum's value, or Pebble's own word where ops has no member for it (e.g. `backoff`)."""
+    return str(getattr(status, "value", status))
+
+
+def _running_checks(container: ops.Container) -> set[str]:
+    return {name for name, info in container.get_checks().items() if info.status != ops.pebble.CheckStatus.INACTIVE}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "err", None) or getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass
@@ -69,6 +135,12 @@ def sync_external(
         logger.warning("Pebble in %s: %s", container.name, exc)
         return None
     return outcome
+
+
+def _inactive(container: ops.Container) -> set[str]:
+    return {
+        name for name, info in container.get_services().items() if info.current == ops.pebble.ServiceStatus.INACTIVE
+    }
 
 
 def _running(container: ops.Container) -> set[str]:

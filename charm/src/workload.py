@@ -47,13 +47,24 @@ def _services(enabled: set[str], env: dict[str, str] | None) -> dict[str, Any]:
     return services
 
 
-def desired_layers(state: State) -> dict[str, dict[str, Any]]:
-    """Container name -> the charm's layer for it."""
-    env = indico_environment(state)
-    celery = {"celery-worker", "celery-beat"} if state.is_leader else {"celery-worker"}
+def base_layers() -> dict[str, dict[str, Any]]:
+    """What needs neither relations nor config: NGINX (with /health) and both exporters.
+
+    Applied at every event, before anything else can fail, so that every container's `alive`
+    checks pass from the start and Kubernetes never restarts a pod that waits for relations.
+    """
     return {
-        "indico": {"summary": "Indico web (charm)", "services": _services({"indico", "statsd-exporter"}, env)},
-        "celery": {"summary": "Indico Celery (charm)", "services": _services(celery, env)},
+        "indico": {
+            "summary": "Indico web (charm)",
+            "services": {"statsd-exporter": {"override": "merge", "startup": "enabled"}},
+        },
+        "celery": {
+            "summary": "Indico Celery (charm)",
+            "services": {},
+            # The pod's one StatsD exporter runs in the indico container; this container's copy of
+            # the rock's check would only watch another container's service.
+            "checks": {"statsd-exporter-alive": {"override": "merge", "startup": "disabled"}},
+        },
         "indico-nginx": {
             "summary": "Indico NGINX (charm)",
             "services": {
@@ -64,6 +75,33 @@ def desired_layers(state: State) -> dict[str, dict[str, Any]]:
     }
 
 
+def desired_layers(state: State | None, is_leader: bool) -> dict[str, dict[str, Any]]:
+    """Container name -> the charm's layer for it: the base layer, plus Indico and Celery.
+
+    Indico and Celery run only with complete settings (`state`); without them they are disabled,
+    which also stops them when a required relation goes away (no Indico on revoked credentials).
+    """
+    env = indico_environment(state) if state is not None else None
+    web = {"statsd-exporter", "indico"} if state is not None else {"statsd-exporter"}
+    celery = set() if state is None else {"celery-worker", "celery-beat"} if is_leader else {"celery-worker"}
+    layers = base_layers()
+    layers["indico"]["services"] = _services(web, env)
+    layers["celery"]["services"] = _services(celery, env)
+    return layers
+
+
+def checks_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:
+    """Running checks the layer disables: Pebble does not stop a check whose startup changes."""
+    disabled = {name for name, check in layer.get("checks", {}).items() if check.get("startup") == "disabled"}
+    return disabled & running
+
+
+def services_to_start(layer: dict[str, Any], inactive: set[str]) -> set[str]:
+    """Services the layer enables that were never started (or were stopped)."""
+    enabled = {name for name, svc in layer["services"].items() if svc.get("startup") == "enabled"}
+    return enabled & inactive
+
+
 def services_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:
     """Running services the layer disables: replan starts services but never stops them."""
     disabled = {name for name, svc in layer["services"].items() if svc.get("startup") == "disabled"}
@@ -72,6 +110,7 @@ def services_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:
 
 # --- plugins and customization: the rock's indico-external does the work ----------------------
 
+MIGRATION_RECORD = "/var/lib/indico/migration.json"  # written by the rock's indico-migrate
 EXTERNAL_TOOL = "/usr/local/bin/indico-external"
 EXTERNAL_STATE = "/var/lib/indico/external/state.json"
 # Each runs Indico code from its own filesystem, so each gets the plugins and customization.

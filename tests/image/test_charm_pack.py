@@ -26,3 +26,4 @@ def test_charmcraft_packs_the_charm(docker_client: docker.DockerClient) -> None:
     assert metadata["containers"]["celery"] == {"resource": "indico-image", "uid": 584792, "gid": 584792}
     assert metadata["resources"]["indico-nginx-image"]["type"] == "oci-image"
     assert metadata["requires"]["database"]["interface"] == "postgresql_client"
+    assert metadata["assumes"] == ["juju >= 3.5", "k8s-api"]

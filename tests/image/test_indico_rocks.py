@@ -6,6 +6,7 @@ namespace. Every server listens on loopback only (INDICO_LISTEN_ADDRESS / NGINX_
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -214,6 +215,32 @@ def test_a_missing_setting_is_reported_by_name(rocks: dict[str, BuiltRock], run_
     expected = "indico-start web: missing required environment variable(s): INDICO_DB_URI INDICO_SECRET_KEY"
     wait_for(lambda: expected in logs(container), 30, "the missing settings to be named in the logs")
     assert 'Service "indico" stopped unexpectedly with code 64' in logs(container)
+
+
+def test_a_migration_that_cannot_create_the_extensions_is_recorded_with_its_remedy(
+    rocks: dict[str, BuiltRock], run_container: Any, backing_services: tuple[Postgres, Redis]
+) -> None:
+    """A database user without CREATE on its database (as a provider may give): the rock's record
+    says why and what to do, which the charm shows as its Blocked status."""
+    postgres, redis = backing_services
+    postgres.psql("CREATE ROLE no_create LOGIN")
+    postgres.psql("CREATE DATABASE indico_no_create")  # owned by postgres: no_create may not create extensions
+    env = indico_env(postgres, redis, "unused_no_create")
+    env.update(
+        INDICO_DB_URI=f"postgresql://no_create@127.0.0.1:{postgres.port}/indico_no_create",
+        INDICO_LISTEN_ADDRESS="127.0.0.2",
+    )
+    container = run_container(rocks["indico"].image, environment=env)
+
+    def failed() -> dict[str, Any] | None:
+        code, out = container.exec_run(["cat", "/var/lib/indico/migration.json"])
+        record = json.loads(out) if code == 0 else {}
+        return record if record.get("state") == "failed" else None
+
+    record: Any = wait_for(failed, 60, "indico-migrate to record the failure")
+    assert record["message"].startswith("the database user may not create the 'unaccent' extension")
+    assert "plugin_unaccent_enable=true" in record["message"]
+    assert record["indico-version"] == "3.3.14"
 
 
 def test_concurrent_migrations_are_serialised(

@@ -17,7 +17,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import time
 import types
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +78,13 @@ LOOPBACK_LAYER = {
 class PodContainer:
     container: docker.models.containers.Container
     client: pebble.Client
+    http_port: int  # Pebble's HTTP API, where Kubernetes' probes ask /v1/health
+
+
+# /v1/health?level=alive of every pod container, polled once a second: before the relations exist
+# (longer than the 30 s NGINX's alive check needs to fail) and after they arrive.
+ALIVE_WINDOWS = {"before relations": 35, "after relations": 15}
+ALIVE_SEEN: dict[str, dict[str, set[int]]] = {}
 
 
 def unreachable() -> frozenset[testing.Container]:
@@ -184,13 +194,40 @@ def start_like_juju(
     )
     api = pebble.Client(socket_path=str(socket_dir / "pebble.socket"))
     wait_for(lambda: api.get_system_info(), 30, f"Pebble in {image} to answer on its socket")
-    return PodContainer(container, api)
+    return PodContainer(container, api, port)
 
 
-def apply(pod: PodContainer, *layers: dict[str, Any]) -> None:
-    for index, layer in enumerate(layers):
-        pod.client.add_layer(f"test-{index}", pebble.Layer(layer), combine=True)  # type: ignore[arg-type]
-    pod.client.replan_services(timeout=120)
+def alive_status(pod: PodContainer) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{pod.http_port}/v1/health?level=alive", timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def watch_alive(pods: dict[str, PodContainer], seconds: int) -> dict[str, set[int]]:
+    seen: dict[str, set[int]] = {key: set() for key in pods}
+    for _ in range(seconds):
+        for key, pod in pods.items():
+            seen[key].add(alive_status(pod))
+        time.sleep(1)
+    return seen
+
+
+def layers_before_relations(leader: bool) -> dict[str, dict[str, Any]]:
+    """What the charm applies at pebble-ready on a fresh unit, before any relation."""
+    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    containers = {
+        testing.Container(
+            name,
+            can_connect=True,
+            layers={"rock": testing.layer_from_rockcraft(REPO / "rocks" / rock / "rockcraft.yaml")},
+        )
+        for name, rock in IMAGE_OF.items()
+    }
+    state = testing.State(leader=leader, containers=containers)
+    out = ctx.run(ctx.on.pebble_ready(next(c for c in containers if c.name == "indico")), state)
+    return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}
 
 
 def active(pod: PodContainer) -> set[str]:
@@ -227,10 +264,18 @@ def pods(
         started["1/celery"] = start_like_juju(
             docker_client, rocks["indico"].image, base / "unit-1" / "celery", container_uid("celery"), sources
         )
+        before = {"0": layers_before_relations(leader=True), "1": layers_before_relations(leader=False)}
+        for key, pod in started.items():
+            unit, name = key.split("/")
+            loopback: Any = LOOPBACK_LAYER.get(name, {"services": {}})
+            pod.client.add_layer("test-loopback", pebble.Layer(loopback), combine=True)
+            assert pebble_ops.apply_layer(charm_container(name, pod), before[unit][name])
+        ALIVE_SEEN["before relations"] = watch_alive(started, ALIVE_WINDOWS["before relations"])
         for key, pod in started.items():
             unit, name = key.split("/")
             layer = (leader_layers if unit == "0" else follower_layers)[name]
-            apply(pod, LOOPBACK_LAYER.get(name, {"services": {}}), layer)
+            assert pebble_ops.apply_layer(charm_container(name, pod), layer)
+        ALIVE_SEEN["after relations"] = watch_alive(started, ALIVE_WINDOWS["after relations"])
         yield started
     finally:
         for pod in started.values():
@@ -246,6 +291,19 @@ def test_nothing_starts_before_the_charm_replans(
         assert {svc.name for svc in pod.client.get_services()} == {"nginx", "nginx-prometheus-exporter"}
     finally:
         pod.container.remove(force=True)
+
+
+def test_every_container_stays_alive_before_and_after_relations(pods: dict[str, PodContainer]) -> None:
+    """Kubernetes' liveness probe (Pebble's alive health) never fails, so it never restarts the pod."""
+    for window in ALIVE_WINDOWS:
+        assert ALIVE_SEEN[window] == {key: {200} for key in pods}, (window, ALIVE_SEEN[window])
+    for key, pod in pods.items():
+        checks = {check.name: check for check in pod.client.get_checks()}
+        failing = {name: check.failures for name, check in checks.items() if check.failures}
+        assert not failing, (key, failing)
+        if key.endswith("/celery"):
+            # The rock's exporter check watches the indico container's exporter; the charm stops it here.
+            assert checks["statsd-exporter-alive"].status == pebble.CheckStatus.INACTIVE
 
 
 def test_each_container_runs_its_role(pods: dict[str, PodContainer]) -> None:
@@ -276,10 +334,16 @@ def get_text(ingress: TlsIngress, path: str) -> str:
     return response.body.decode()
 
 
+def wait_until_served(ingress: TlsIngress) -> None:
+    """Indico answers through the ingress and NGINX (before and after its first admin exists)."""
+    wait_for(lambda: ingress.request("/").status in (200, 302), 240, "Indico to answer through the ingress and NGINX")
+
+
 def test_indico_answers_through_the_https_ingress(pods: dict[str, PodContainer], ingress: TlsIngress) -> None:
-    wait_for(lambda: get_text(ingress, "/bootstrap"), 240, "Indico to answer through the ingress and NGINX")
+    wait_until_served(ingress)
     root = ingress.request("/")
     assert root.status == 302 and root.headers["Location"] in ("/bootstrap", f"https://{SITE}/bootstrap")
+    assert get_text(ingress, "/bootstrap")
 
 
 def test_every_process_runs_as_the_daemon_user(pods: dict[str, PodContainer]) -> None:
@@ -303,7 +367,7 @@ def test_the_actions_admin_tool_runs_with_the_indico_services_environment(
     pods: dict[str, PodContainer], ingress: TlsIngress
 ) -> None:
     """What add-admin and anonymize-user run: the charm's pebble_ops.run_admin on real Pebble."""
-    test_indico_answers_through_the_https_ingress(pods, ingress)  # the schema exists once Indico answers
+    wait_until_served(ingress)  # the schema exists once Indico answers
     indico = charm_container("indico", pods["0/indico"])
     created = pebble_ops.run_admin(indico, ["create-admin", "Pod-Admin@example.org"], stdin="pod-test-password\n")
     assert created["admin"] is True and created["created"] is True
@@ -334,7 +398,7 @@ def pids(pod: PodContainer, pattern: str) -> set[str]:
 def test_plugins_and_customization_reach_every_indico_container(
     pods: dict[str, PodContainer], ingress: TlsIngress
 ) -> None:
-    test_indico_answers_through_the_https_ingress(pods, ingress)
+    wait_until_served(ingress)
     config = CharmConfig.from_options(
         {
             "uwsgi_processes": 4,
@@ -353,6 +417,8 @@ def test_plugins_and_customization_reach_every_indico_container(
 
     wait_for(lambda: get_text(ingress, ext.PLUGIN_ROUTE) == ext.PLUGIN_ANSWER, 240, "the plugin's page through NGINX")
     assert get_text(ingress, f"/static/custom/{ext.CUSTOM_FILE}") == "first commit"
+    web_log = pods["0/indico"].container.logs().decode(errors="replace")
+    assert "running /usr/bin/indico db --all-plugins upgrade" in web_log, "an enabled plugin's schema is migrated"
     probe = pods["0/celery"].client.exec(
         ["python3", "-c", "import indico_plugin_probe; print(indico_plugin_probe.__file__)"], service_context="indico"
     )

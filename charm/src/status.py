@@ -1,0 +1,55 @@
+"""The unit's status from what the workloads report: plain functions over Pebble's facts.
+
+Active means Indico answers (the rock's `indico-ready` check is up), not merely that a layer was
+applied; a migration in progress, a failed migration and a service that keeps failing each say so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ops
+from pebble_ops import WorkloadFacts
+
+FAILING = {"backoff", "error"}
+
+
+def enabled_services(layers: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    """Container -> the services the charm's layer enables there."""
+    return {
+        name: {svc for svc, spec in layer["services"].items() if spec.get("startup") == "enabled"}
+        for name, layer in layers.items()
+    }
+
+
+def workload_status(facts: dict[str, WorkloadFacts | None], enabled: dict[str, set[str]]) -> ops.StatusBase:
+    unreachable = sorted(name for name, fact in facts.items() if fact is None)
+    if unreachable:
+        return ops.WaitingStatus(f"waiting for Pebble in {', '.join(unreachable)}")
+    migration = (facts.get("indico") or WorkloadFacts({}, {})).migration or {}
+    if migration.get("state") == "failed":
+        return ops.BlockedStatus(f"database migration failed: {migration.get('message') or 'see the indico log'}")
+    failing = sorted(
+        f"{service} ({container})"
+        for container, fact in facts.items()
+        if fact is not None
+        for service in enabled.get(container, set())
+        if fact.services.get(service) in FAILING
+    )
+    if migration.get("state") == "migrating":
+        return ops.MaintenanceStatus("migrating the database")
+    if migration.get("state") == "waiting":
+        return ops.MaintenanceStatus("waiting for another unit to finish migrating the database")
+    if failing:
+        return ops.BlockedStatus(f"keeps failing and restarting: {', '.join(failing)}; see `juju debug-log`")
+    indico = facts.get("indico")
+    if indico is not None and "indico" in enabled.get("indico", set()) and indico.checks.get("indico-ready") != "up":
+        return ops.WaitingStatus("waiting for Indico to answer (check indico-ready)")
+    return ops.ActiveStatus()
+
+
+def indico_version(facts: dict[str, WorkloadFacts | None]) -> str | None:
+    """Indico's version, as the rock's migration record reports it."""
+    migration = (facts.get("indico") or WorkloadFacts({}, {})).migration or {}
+    version = migration.get("indico-version")
+    return str(version) if version else None

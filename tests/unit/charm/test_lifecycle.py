@@ -1,0 +1,173 @@
+"""The charm under Juju's lifecycle: what runs before relations, what the status says, leadership.
+
+Relation data comes from the real providers (conftest); the rock's migration record is a file in a
+mounted directory, as indico-migrate writes it; the pod test runs the same code on real Pebble.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from ops import pebble, testing
+
+from tests.unit.charm.conftest import ROCK_OF, containers, database_relation, redis_relation, rock_layer
+
+PEER = testing.PeerRelation("indico-peers")
+
+
+def full_state(**kwargs: object) -> testing.State:
+    database, secrets = database_relation()
+    base: dict[str, object] = {
+        "leader": True,
+        "containers": containers(),
+        "relations": {database, redis_relation(), PEER},
+        "secrets": secrets,
+    }
+    base.update(kwargs)
+    return testing.State(**base)  # type: ignore[arg-type]
+
+
+def with_indico(state: testing.State, **changes: object) -> testing.State:
+    indico = next(c for c in state.containers if c.name == "indico")
+    others = frozenset(c for c in state.containers if c.name != "indico")
+    return dataclasses.replace(state, containers=others | {dataclasses.replace(indico, **changes)})  # type: ignore[arg-type]
+
+
+def migration_record(tmp_path: Path, state: str, message: str = "") -> dict[str, testing.Mount]:
+    (tmp_path / "migration.json").write_text(
+        json.dumps({"state": state, "message": message, "indico-version": "3.3.14", "time": 0})
+    )
+    return {"indico-state": testing.Mount(location="/var/lib/indico", source=tmp_path)}
+
+
+def enabled(out: testing.State, container: str) -> set[str]:
+    return {name for name, svc in out.get_container(container).plan.services.items() if svc.startup == "enabled"}
+
+
+# --- 1. what needs no relation runs from the start ----------------------------------------
+
+
+@pytest.mark.parametrize("container", sorted(ROCK_OF))
+def test_before_any_relation_what_needs_none_runs(ctx: testing.Context, container: str) -> None:
+    state = testing.State(leader=True, containers=containers())
+    out = ctx.run(ctx.on.pebble_ready(next(c for c in state.containers if c.name == container)), state)
+    assert out.unit_status == testing.BlockedStatus("needs a database relation")
+    assert enabled(out, "indico-nginx") == {"nginx", "nginx-prometheus-exporter"}
+    assert enabled(out, "indico") == {"statsd-exporter"}
+    assert enabled(out, "celery") == set()
+    assert out.get_container("celery").plan.checks["statsd-exporter-alive"].startup == pebble.CheckStartup.DISABLED
+    # The charm's layer leaves NGINX's plan as the rock has it; under --hold it must still be started.
+    nginx = out.get_container("indico-nginx").service_statuses
+    assert nginx["nginx"] == nginx["nginx-prometheus-exporter"] == pebble.ServiceStatus.ACTIVE
+
+
+def test_an_invalid_option_keeps_what_runs_and_the_pod_alive(ctx: testing.Context) -> None:
+    running = ctx.run(ctx.on.config_changed(), full_state())
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(running, config={"uwsgi_processes": 0}))
+    assert isinstance(out.unit_status, testing.BlockedStatus) and "uwsgi_processes" in out.unit_status.message
+    assert enabled(out, "indico") == {"indico", "statsd-exporter"}, "a typo does not take the site down"
+    assert out.get_container("indico").service_statuses["indico"] == pebble.ServiceStatus.ACTIVE
+
+
+# --- 2. a status that reads the workload ----------------------------------------------------
+
+
+def test_active_only_when_indico_answers(ctx: testing.Context) -> None:
+    down = testing.CheckInfo("indico-ready", level=pebble.CheckLevel.READY, status=pebble.CheckStatus.DOWN)
+    out = ctx.run(ctx.on.update_status(), with_indico(full_state(), check_infos={down}))
+    assert out.unit_status == testing.WaitingStatus("waiting for Indico to answer (check indico-ready)")
+    up = dataclasses.replace(down, status=pebble.CheckStatus.UP)
+    recovered = with_indico(out, check_infos={up})
+    out = ctx.run(ctx.on.pebble_check_recovered(recovered.get_container("indico"), up), recovered)
+    assert out.unit_status == testing.ActiveStatus()
+
+
+def test_a_failed_migration_blocks_with_its_reason(ctx: testing.Context, tmp_path: Path) -> None:
+    reason = "the database user may not create the 'pg_trgm' extension: enable it on the database"
+    state = with_indico(full_state(), mounts=migration_record(tmp_path, "failed", reason))
+    out = ctx.run(ctx.on.update_status(), state)
+    assert out.unit_status == testing.BlockedStatus(f"database migration failed: {reason}")
+
+
+def test_migrating_is_maintenance_and_the_version_is_indicos(ctx: testing.Context, tmp_path: Path) -> None:
+    out = ctx.run(ctx.on.update_status(), with_indico(full_state(), mounts=migration_record(tmp_path, "migrating")))
+    assert out.unit_status == testing.MaintenanceStatus("migrating the database")
+    assert out.workload_version == "3.3.14"
+
+
+def test_a_service_that_keeps_failing_is_named(ctx: testing.Context) -> None:
+    first = ctx.run(ctx.on.config_changed(), full_state())
+    celery = first.get_container("celery")
+    failing = dataclasses.replace(
+        celery, service_statuses={**celery.service_statuses, "celery-worker": pebble.ServiceStatus.ERROR}
+    )
+    state = dataclasses.replace(
+        first, containers=frozenset({failing, *(c for c in first.containers if c.name != "celery")})
+    )
+    out = ctx.run(ctx.on.update_status(), state)
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert "celery-worker (celery)" in out.unit_status.message
+
+
+# --- 3. leadership ---------------------------------------------------------------------------
+
+
+def beat_running(out: testing.State) -> bool:
+    return out.get_container("celery").service_statuses.get("celery-beat") == pebble.ServiceStatus.ACTIVE
+
+
+def test_exactly_one_beat_while_leadership_moves(ctx: testing.Context) -> None:
+    """Two units: 0 leads, then 1. The old leader stops beat at its next update-status."""
+    unit0 = ctx.run(ctx.on.leader_elected(), full_state(leader=True))
+    peer = unit0.get_relations("indico-peers")[0]
+    shared = frozenset(dataclasses.replace(s, owner=None) for s in unit0.secrets if s.label == "indico-secret-key")
+    database, db_secrets = database_relation()
+    unit1 = ctx.run(
+        ctx.on.config_changed(),
+        testing.State(
+            leader=False,
+            containers=containers(),
+            relations={database, redis_relation(), dataclasses.replace(PEER, local_app_data=dict(peer.local_app_data))},
+            secrets=db_secrets | shared,
+        ),
+    )
+    assert [beat_running(unit0), beat_running(unit1)] == [True, False]
+
+    unit1 = ctx.run(ctx.on.leader_elected(), dataclasses.replace(unit1, leader=True))
+    unit0 = ctx.run(ctx.on.update_status(), dataclasses.replace(unit0, leader=False))
+    assert [beat_running(unit0), beat_running(unit1)] == [False, True]
+    assert unit0.get_container("celery").service_statuses["celery-worker"] == pebble.ServiceStatus.ACTIVE
+
+
+# --- 7. removing a required relation stops what used it ------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["database", "redis"])
+def test_removing_a_required_relation_stops_indico_and_celery(ctx: testing.Context, endpoint: str) -> None:
+    running = ctx.run(ctx.on.config_changed(), full_state())
+    relation = next(r for r in running.relations if r.endpoint == endpoint)
+    out = ctx.run(ctx.on.relation_broken(relation), running)
+    assert out.unit_status == testing.BlockedStatus(f"needs a {endpoint} relation")
+    stopped = {
+        name: out.get_container(container).service_statuses[name]
+        for container, name in (("indico", "indico"), ("celery", "celery-worker"), ("celery", "celery-beat"))
+    }
+    assert set(stopped.values()) == {pebble.ServiceStatus.INACTIVE}, stopped
+    assert out.get_container("indico-nginx").service_statuses["nginx"] == pebble.ServiceStatus.ACTIVE
+
+
+def test_rock_layers_define_the_checks_the_charm_reads() -> None:
+    """The names the status relies on are the rock's own."""
+    assert "indico-ready" in rock_layer("indico").checks  # type: ignore[attr-defined]
+    assert "statsd-exporter-alive" in rock_layer("celery").checks  # type: ignore[attr-defined]
+
+
+def test_an_invalid_option_on_a_new_unit_starts_only_what_needs_no_config(ctx: testing.Context) -> None:
+    out = ctx.run(ctx.on.config_changed(), full_state(config={"site_url": "ftp://x"}))
+    assert isinstance(out.unit_status, testing.BlockedStatus) and "site_url" in out.unit_status.message
+    assert enabled(out, "indico") == {"statsd-exporter"}
+    assert enabled(out, "indico-nginx") == {"nginx", "nginx-prometheus-exporter"}
+    assert enabled(out, "celery") == set()
