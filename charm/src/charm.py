@@ -9,6 +9,7 @@ plugins and customization are installed by the rock's indico-external, only when
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -175,7 +176,14 @@ class IndicoCharm(ops.CharmBase):
                 with contextlib.suppress(pebble_ops.LayerError):
                     pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
             return ops.BlockedStatus(str(exc))
-        external_errors = self._sync_external(config, refresh_external)
+        try:
+            config = self._with_customization_credentials(config)
+        except desired.InvalidConfigError as exc:
+            return ops.BlockedStatus(str(exc))
+        external_errors = {
+            option: desired.redact(error, config.customization_sources_url)
+            for option, error in self._sync_external(config, refresh_external).items()
+        }
         state, missing = self._desired_state(config)
         layers = workload.desired_layers(state, self.unit.is_leader())
         try:
@@ -234,6 +242,20 @@ class IndicoCharm(ops.CharmBase):
             name for name, layer in layers.items() if not pebble_ops.apply_layer(self.unit.get_container(name), layer)
         )
 
+    def _with_customization_credentials(self, config: desired.CharmConfig) -> desired.CharmConfig:
+        """The customization URL with the credentials of customization_sources_secret, if set."""
+        if not config.customization_sources_secret:
+            return config
+        try:
+            content = self.model.get_secret(id=config.customization_sources_secret).get_content(refresh=True)
+        except (ops.SecretNotFoundError, ops.ModelError) as exc:
+            raise desired.InvalidConfigError(
+                "customization_sources_secret",
+                f"cannot read the secret ({type(exc).__name__}); grant it: juju grant-secret <secret> {self.app.name}",
+            ) from exc
+        url = desired.with_credentials(config.customization_sources_url, content)
+        return dataclasses.replace(config, customization_sources_url=url)
+
     def _sync_external(self, config: desired.CharmConfig, refresh: bool) -> dict[str, str]:
         """Plugins and customization in every Indico container; returns config option -> error."""
         errors: dict[str, str] = {}
@@ -244,7 +266,8 @@ class IndicoCharm(ops.CharmBase):
             if synced is not None:
                 errors.update(synced.errors)
                 if synced.report:
-                    self._external_report[name] = synced.report
+                    url = config.customization_sources_url
+                    self._external_report[name] = {k: desired.redact(v, url) for k, v in synced.report.items()}
         return errors
 
 

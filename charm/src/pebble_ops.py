@@ -122,7 +122,10 @@ def sync_external(
     try:
         recorded = _external_record(container)
         if refresh or workload.external_sync_needed(config, recorded):
-            outcome.report = _run_external_sync(container, workload.external_sync_command(config, refresh), environment)
+            command = workload.external_sync_command(config, refresh)
+            outcome.report = _run_external_sync(
+                container, command, {**environment, **workload.external_sync_environment(config)}
+            )
             recorded = _external_record(container)
             if outcome.report.get("error") and not workload.external_errors(recorded):
                 outcome.errors["external_plugins"] = outcome.report["error"]

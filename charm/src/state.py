@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
@@ -37,6 +37,7 @@ class CharmConfig:
     celery_concurrency: int
     external_plugins: tuple[str, ...] = ()
     customization_sources_url: str = ""
+    customization_sources_secret: str = ""  # a Juju secret's id: credentials for the URL
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -73,7 +74,44 @@ class CharmConfig:
             celery_concurrency=sizes["celery_concurrency"],
             external_plugins=plugin_specs(str(options.get("external_plugins") or "")),
             customization_sources_url=customization,
+            customization_sources_secret=_secret_option(options, customization),
         )
+
+
+def _secret_option(options: dict[str, Any], url: str) -> str:
+    secret = str(options.get("customization_sources_secret") or "").strip()
+    if secret and not url.startswith(("https://", "http://")):
+        raise InvalidConfigError(
+            "customization_sources_secret", "credentials need an https:// customization_sources_url"
+        )
+    if secret and "@" in urlsplit(url).netloc:
+        raise InvalidConfigError(
+            "customization_sources_secret",
+            "customization_sources_url already carries credentials; keep them in one place",
+        )
+    return secret
+
+
+def with_credentials(url: str, content: dict[str, str]) -> str:
+    """The URL git is given: the secret's `username` (default `git`) and `token` (or `password`)."""
+    token = content.get("token") or content.get("password")
+    if not token:
+        raise InvalidConfigError("customization_sources_secret", "the secret has no 'token' (or 'password') key")
+    parts = urlsplit(url)
+    userinfo = f"{quote(content.get('username') or 'git', safe='')}:{quote(token, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+
+
+def redact(text: str, url: str) -> str:
+    """Text that may quote `url`, with the URL's user information (user, token) replaced by ***."""
+    netloc = urlsplit(url).netloc
+    if "@" not in netloc:
+        return text
+    userinfo = netloc.rsplit("@", 1)[0]
+    secrets = [userinfo, userinfo.partition(":")[2]]  # all of it, then the password or token alone
+    for secret in filter(None, secrets):
+        text = text.replace(secret, "***").replace(unquote(secret), "***")
+    return text
 
 
 def plugin_specs(value: str) -> tuple[str, ...]:

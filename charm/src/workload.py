@@ -3,6 +3,7 @@ the rock's own layer. They never name a command; the rocks own their commands an
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -118,15 +119,20 @@ EXTERNAL_CONTAINERS = ("indico", "celery")
 PROXY_VARIABLES = {"JUJU_CHARM_HTTP_PROXY": "HTTP_PROXY", "JUJU_CHARM_HTTPS_PROXY": "HTTPS_PROXY"}
 
 
+def url_fingerprint(url: str) -> str:
+    """How indico-external records a customization URL it must not store (it may hold a token)."""
+    return hashlib.sha256(url.encode()).hexdigest() if url else ""
+
+
 def external_sync_needed(config: CharmConfig, recorded: dict[str, Any] | None) -> bool:
     """Whether indico-external has not yet been asked for exactly these inputs."""
     if recorded is None:
         return bool(config.external_plugins or config.customization_sources_url)
     try:
-        asked = (recorded["plugins"]["requested"], recorded["customization"]["url"])
+        asked = (recorded["plugins"]["requested"], recorded["customization"]["url-sha256"])
     except (KeyError, TypeError):
         return True
-    return asked != (list(config.external_plugins), config.customization_sources_url)
+    return asked != (list(config.external_plugins), url_fingerprint(config.customization_sources_url))
 
 
 def external_errors(recorded: dict[str, Any] | None) -> dict[str, str]:
@@ -140,10 +146,16 @@ def external_errors(recorded: dict[str, Any] | None) -> dict[str, str]:
 
 
 def external_sync_command(config: CharmConfig, refresh: bool) -> list[str]:
-    command = [EXTERNAL_TOOL, "sync", "--customization-url", config.customization_sources_url]
+    """The command line: plugin specifiers only. The customization URL, which may carry a token,
+    goes in the environment (external_sync_environment), out of process lists and exec records."""
+    command = [EXTERNAL_TOOL, "sync"]
     if refresh:
         command.append("--refresh")
     return [*command, "--", *config.external_plugins]
+
+
+def external_sync_environment(config: CharmConfig) -> dict[str, str]:
+    return {"INDICO_EXTERNAL_CUSTOMIZATION_URL": config.customization_sources_url}
 
 
 def proxy_environment(charm_env: dict[str, str]) -> dict[str, str]:

@@ -6,6 +6,7 @@ namespace. Every server listens on loopback only (INDICO_LISTEN_ADDRESS / NGINX_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -241,6 +242,24 @@ def test_a_migration_that_cannot_create_the_extensions_is_recorded_with_its_reme
     assert record["message"].startswith("the database user may not create the 'unaccent' extension")
     assert "plugin_unaccent_enable=true" in record["message"]
     assert record["indico-version"] == "3.3.14"
+
+
+def test_indico_external_never_writes_a_customization_token(rocks: dict[str, BuiltRock], run_container: Any) -> None:
+    """The real tool and real git, against a URL whose clone fails: the token stays out of the
+    state file, the clone's remote and every message."""
+    token = "s3cr3t-t0ken"
+    url = f"https://bot:{token}@127.0.0.1:9/private.git"  # nothing listens on the discard port
+    container = run_container(rocks["indico"].image, entrypoint=["sleep", "120"])
+    code, output = container.exec_run(
+        ["/usr/local/bin/indico-external", "sync"], environment={"INDICO_EXTERNAL_CUSTOMIZATION_URL": url}
+    )
+    text = output.decode(errors="replace")
+    assert code != 0 and "git clone https://***@127.0.0.1:9/private.git failed" in text, text
+    state = exec_text(container, ["cat", "/var/lib/indico/external/state.json"])
+    customization = json.loads(state)["customization"]
+    assert customization["url"] == "https://***@127.0.0.1:9/private.git"
+    assert customization["url-sha256"] == hashlib.sha256(url.encode()).hexdigest()
+    assert token not in text + state
 
 
 def test_concurrent_migrations_are_serialised(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from ops import testing
+from workload import url_fingerprint
 
 from tests.unit.charm.conftest import database_relation, redis_relation, rock_layer
 
@@ -36,7 +37,7 @@ def record(
 ) -> None:
     state = {
         "plugins": {"requested": specs, "enabled": ["piwik"], "error": plugin_error},
-        "customization": {"url": url, "commit": "abc", "error": custom_error},
+        "customization": {"url": url, "url-sha256": url_fingerprint(url), "commit": "abc", "error": custom_error},
     }
     directory.mkdir(exist_ok=True)
     (directory / "state.json").write_text(json.dumps(state))
@@ -74,10 +75,11 @@ def state_with(
 def test_new_inputs_run_the_rocks_tool_in_both_indico_containers(ctx: testing.Context, tmp_path: Path) -> None:
     out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)})))
     assert out.unit_status == testing.ActiveStatus()
-    expected = [*SYNC, "--customization-url", "https://git.example/c.git", "--", *SPECS]
+    expected = [*SYNC, "--", *SPECS]
     for container in ("indico", "celery"):
         (call,) = ctx.exec_history[container]
         assert call.command == expected
+        assert call.environment["INDICO_EXTERNAL_CUSTOMIZATION_URL"] == "https://git.example/c.git"
     assert "indico-nginx" not in ctx.exec_history
 
 
@@ -169,3 +171,74 @@ def test_bad_values_block_before_anything_runs(ctx: testing.Context, tmp_path: P
     out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={option: value}))
     assert isinstance(out.unit_status, testing.BlockedStatus) and f"'{option}'" in out.unit_status.message
     assert ctx.exec_history == {}
+
+
+# --- credentials for a private customization repository ------------------------------------
+
+TOKEN = "s3cr3t-t0ken"
+PRIVATE = "https://git.example/private.git"
+
+
+def with_secret(tmp_path: Path, execs: frozenset[testing.Exec], content: dict[str, str]) -> testing.State:
+    secret = testing.Secret(content, owner=None)
+    state = state_with(tmp_path, execs, config={"customization_sources_url": PRIVATE})
+    return dataclasses.replace(
+        state,
+        config={"customization_sources_url": PRIVATE, "customization_sources_secret": secret.id},
+        secrets=state.secrets | {secret},
+    )
+
+
+def everything_shown(ctx: testing.Context, out: testing.State) -> str:
+    """Status, action results and the charm's log lines: where an operator could see a value."""
+    shown = [out.unit_status.message, json.dumps(ctx.action_results or {})]
+    shown += [line.message for line in ctx.juju_log]
+    return "\n".join(shown)
+
+
+def test_the_secrets_credentials_reach_git_only_through_the_environment(ctx: testing.Context, tmp_path: Path) -> None:
+    state = with_secret(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)}), {"username": "bot", "token": TOKEN})
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert out.unit_status == testing.ActiveStatus()
+    call = ctx.exec_history["indico"][0]
+    assert call.environment["INDICO_EXTERNAL_CUSTOMIZATION_URL"] == f"https://bot:{TOKEN}@git.example/private.git"
+    assert TOKEN not in " ".join(call.command)
+    assert TOKEN not in everything_shown(ctx, out)
+
+
+def test_a_failing_clone_never_shows_the_token(ctx: testing.Context, tmp_path: Path) -> None:
+    stderr = (
+        f"indico-external: git clone failed: fatal: could not read from https://bot:{TOKEN}@git.example/private.git\n"
+    )
+    failing = testing.Exec(SYNC, return_code=1, stderr=stderr)
+    state = with_secret(tmp_path, frozenset({failing}), {"username": "bot", "token": TOKEN})
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert isinstance(out.unit_status, testing.BlockedStatus) and "git clone failed" in out.unit_status.message
+    assert TOKEN not in everything_shown(ctx, out) and "***" in out.unit_status.message
+    with pytest.raises(testing.ActionFailed) as failed:
+        ctx.run(ctx.on.action("refresh-external-resources"), state)
+    assert TOKEN not in failed.value.message and TOKEN not in json.dumps(ctx.action_results or {})
+
+
+def test_a_token_written_into_the_url_is_redacted_too(ctx: testing.Context, tmp_path: Path) -> None:
+    url = f"https://oauth2:{TOKEN}@git.example/private.git"
+    for name in ("indico", "celery"):
+        record(tmp_path / name, SPECS, url, custom_error=f"git clone failed: {TOKEN} rejected")
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={**CONFIG, "customization_sources_url": url}))
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert TOKEN not in everything_shown(ctx, out)
+
+
+@pytest.mark.parametrize(
+    ("content", "granted", "reason"),
+    [({"token": TOKEN}, False, "grant-secret"), ({"username": "bot"}, True, "no 'token'")],
+)
+def test_an_unusable_secret_blocks_naming_the_option(
+    ctx: testing.Context, tmp_path: Path, content: dict[str, str], granted: bool, reason: str
+) -> None:
+    state = with_secret(tmp_path, frozenset(), content)
+    if not granted:
+        state = dataclasses.replace(state, secrets=frozenset(s for s in state.secrets if s.tracked_content != content))
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert "customization_sources_secret" in out.unit_status.message and reason in out.unit_status.message
