@@ -8,7 +8,11 @@ built with, plus charmcraft (pinned) in a venv that sees Ubuntu's python3-apt.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from rockbuild import base as bases
 from rockbuild import buildenv
@@ -37,10 +41,40 @@ cp ./*.charm /out/
 """
 
 
-def pack(charm_dir: Path, progress: Progress) -> Path:
-    """Pack the charm into `charm_dir/<name>_<platform>.charm` (atomically); return its path."""
+def with_upstream_sources(project: dict[str, Any], upstream_sources: dict[str, str]) -> dict[str, Any]:
+    """charmcraft.yaml with `upstream-source` set on the named OCI resources (the images that
+    `build.py publish` pushed), so that Juju and charmcraft know each resource's image."""
+    resources = project.get("resources") or {}
+    unknown = sorted(
+        set(upstream_sources) - {name for name, spec in resources.items() if spec.get("type") == "oci-image"}
+    )
+    if unknown:
+        raise BuildError(f"no oci-image resource named {', '.join(unknown)} in charmcraft.yaml")
+    for name, image in upstream_sources.items():
+        resources[name]["upstream-source"] = image
+    return project
+
+
+def pack(charm_dir: Path, progress: Progress, upstream_sources: dict[str, str] | None = None) -> Path:
+    """Pack the charm into `charm_dir/<name>_<platform>.charm` (atomically); return its path.
+    With `upstream_sources` (resource -> image), a copy of the project is packed with them."""
     if not (charm_dir / "charmcraft.yaml").is_file():
         raise BuildError(f"{charm_dir} has no charmcraft.yaml")
+    if upstream_sources:
+        with tempfile.TemporaryDirectory(prefix="charm-src-") as scratch:
+            copy = Path(scratch) / "charm"
+            shutil.copytree(charm_dir, copy, ignore=shutil.ignore_patterns("*.charm", "*.partial", "__pycache__"))
+            project = yaml.safe_load((copy / "charmcraft.yaml").read_text())
+            (copy / "charmcraft.yaml").write_text(yaml.safe_dump(with_upstream_sources(project, upstream_sources)))
+            for name, image in sorted(upstream_sources.items()):
+                progress.say("charmcraft", f"{name} upstream-source {image}")
+            copy.chmod(0o755)
+            built = _pack(copy, progress, charm_dir)
+        return built
+    return _pack(charm_dir, progress, charm_dir)
+
+
+def _pack(source: Path, progress: Progress, charm_dir: Path) -> Path:
     base = bases.ensure_base(CHARM_BASE, progress)
     tool_image = buildenv.ensure_tool_image(base, progress)
     out = cache_root() / "charm-out" / digest_of(str(charm_dir.resolve()))
@@ -51,7 +85,7 @@ def pack(charm_dir: Path, progress: Progress) -> Path:
         tool_image,
         PACK_SCRIPT,
         {
-            str(charm_dir.resolve()): {"bind": "/src", "mode": "ro"},
+            str(source.resolve()): {"bind": "/src", "mode": "ro"},
             str(out): {"bind": "/out", "mode": "rw"},
             **buildenv.pip_cache_volume(),
         },

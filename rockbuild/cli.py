@@ -88,10 +88,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_charm(args: argparse.Namespace) -> int:
-    from rockbuild import charmpack
+    from rockbuild import charmpack, publish
     from rockbuild.progress import Progress
 
-    built = charmpack.pack(args.charm_dir, Progress("charm"))
+    upstream = {} if args.no_upstream_source else publish.upstream_sources(args.manifest)
+    built = charmpack.pack(args.charm_dir, Progress("charm"), upstream_sources=upstream)
     print(built)
     return 0
 
@@ -128,7 +129,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if not args.dry_run:
         for record in records:
             builder.build(args.rocks_dir / record.rock, "auto")
-        if charmhub:
+        if charmhub and not args.registry:
             charm_file = charmpack.pack(args.charm_dir, Progress("charm"))
     say = lambda message: progress.say("publish", message)  # noqa: E731
     host: publish.Runner = publish.dry_runner(say) if args.dry_run else publish.run_on_host
@@ -137,7 +138,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
             charmcraft: publish.Runner = publish.dry_runner(say)
         else:
             charmcraft = stack.enter_context(CharmcraftSession([args.charm_dir, args.rocks_dir], progress))
-        manifest = publish.publish(options, charm_file, host, charmcraft, say)
+        # Pushed to a registry: the charm is packed after the push, naming each image as upstream-source.
+        pack_charm = None
+        if args.registry and not args.dry_run:
+            pack_charm = lambda images: charmpack.pack(args.charm_dir, Progress("charm"), upstream_sources=images)  # noqa: E731
+        manifest = publish.publish(options, charm_file, host, charmcraft, say, pack_charm)
     print("dry run: nothing was run or recorded" if args.dry_run else f"manifest: {options.manifest}")
     print(f"deploy with: {manifest.deploy}")
     return 0
@@ -216,10 +221,19 @@ def parser() -> argparse.ArgumentParser:
         help="pack charm/ into charm/<name>_<platform>.charm with charmcraft, without LXD",
         description=(
             "Pack the charm with real charmcraft (pinned) in --destructive-mode, inside a throw-away Ubuntu "
-            "24.04 container of the build-tool image. Needs Docker; trusts $ROCKBUILD_CA_BUNDLE like rock builds."
+            "24.04 container of the build-tool image. Needs Docker; trusts $ROCKBUILD_CA_BUNDLE like rock builds. "
+            "When the publish manifest records images pushed to a registry, each becomes its resource's "
+            "upstream-source in the packed charm (so `juju deploy ./<charm>` finds them)."
         ),
     )
     charm.add_argument("--charm-dir", type=Path, default=ROCKS_DIR.parent / "charm", help="default: %(default)s")
+    charm.add_argument(
+        "--manifest",
+        type=Path,
+        default=ROCKS_DIR.parent / "release-manifest.json",
+        help="publish manifest whose pushed images become upstream-source (default: %(default)s)",
+    )
+    charm.add_argument("--no-upstream-source", action="store_true", help="pack charmcraft.yaml as it is")
     charm.set_defaults(func=cmd_charm)
 
     publish = sub.add_parser(

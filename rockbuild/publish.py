@@ -104,6 +104,15 @@ def dry_runner(say: Callable[[str], None]) -> Runner:
     return run
 
 
+def upstream_sources(manifest: Path) -> dict[str, str]:
+    """Resource -> the image a publish pushed, from its manifest (none if it pushed nothing)."""
+    try:
+        recorded = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {r["resource"]: r["image"] for r in recorded.get("resources", []) if r.get("image") and r.get("digest")}
+
+
 def plan_resources(options: Options) -> tuple[str, list[ResourceRecord]]:
     """The charm's name and one record per OCI resource, each from the rock named `<rock>-image`."""
     meta = yaml.safe_load((options.charm_dir / "charmcraft.yaml").read_text())
@@ -128,8 +137,12 @@ def publish(
     host: Runner,
     charmcraft: Runner,
     say: Callable[[str], None],
+    pack_charm: Callable[[dict[str, str]], Path] | None = None,
 ) -> Manifest:
-    """Run the whole flow; the returned manifest (also written to options.manifest) says how far it got."""
+    """Run the whole flow; the returned manifest (also written to options.manifest) says how far it got.
+
+    With `pack_charm`, the charm is packed after the rocks were pushed, with each pushed image as its
+    resource's `upstream-source`, and that charm is the one uploaded."""
     charm, records = plan_resources(options)
     manifest = Manifest(
         charm=charm,
@@ -142,6 +155,11 @@ def publish(
     try:
         for record in records:
             _push_and_upload(record, options, charm, host, charmcraft, say)
+            manifest.write(options.manifest)
+        pushed = {r.resource: r.image for r in records if r.image}
+        if pack_charm is not None and pushed:
+            charm_file = pack_charm(pushed)
+            manifest.charm_file = str(charm_file)
             manifest.write(options.manifest)
         if options.charmhub:
             say(f"charm {charm}: upload {charm_file}")

@@ -15,7 +15,8 @@ CHARM_DIR = Path(__file__).resolve().parents[2] / "charm"
 
 
 def test_charmcraft_packs_the_charm(docker_client: docker.DockerClient) -> None:
-    built = charmpack.pack(CHARM_DIR, Progress("charm"))
+    image = "registry.test/indico@sha256:" + "0" * 64
+    built = charmpack.pack(CHARM_DIR, Progress("charm"), upstream_sources={"indico-image": image})
     assert built == CHARM_DIR / "indico_amd64.charm"
     assert not list(CHARM_DIR.glob("*.partial"))
     with zipfile.ZipFile(built) as charm:
@@ -27,3 +28,5 @@ def test_charmcraft_packs_the_charm(docker_client: docker.DockerClient) -> None:
     assert metadata["resources"]["indico-nginx-image"]["type"] == "oci-image"
     assert metadata["requires"]["database"]["interface"] == "postgresql_client"
     assert metadata["assumes"] == ["juju >= 3.5", "k8s-api"]
+    assert metadata["resources"]["indico-image"]["upstream-source"] == image, "the pushed image, as publish passes it"
+    assert "upstream-source" not in metadata["resources"]["indico-nginx-image"]

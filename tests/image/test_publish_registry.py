@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
+import yaml
 
 from rockbuild import cli
 from rockbuild.builder import BuiltRock
@@ -64,6 +66,12 @@ def test_publish_pushes_every_rock_and_each_pulls_back_by_its_digest(
         finally:
             docker_client.images.remove(record["image"], force=False)
         assert f"--resource {record['resource']}={record['image']}" in manifest["deploy"]
+    # The charm was packed after the push, naming each pushed image as its resource's upstream-source.
+    with zipfile.ZipFile(manifest["charm_file"]) as charm:
+        resources = yaml.safe_load(charm.read("metadata.yaml"))["resources"]
+    assert {name: spec.get("upstream-source") for name, spec in resources.items()} == {
+        r["resource"]: r["image"] for r in manifest["resources"]
+    }
 
 
 def test_the_charmcraft_session_runs_the_pinned_charmcraft(docker_client: docker.DockerClient) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rockbuild import cli, publish
+from rockbuild import charmpack, cli, publish
 from rockbuild import store_commands as cmd
+from rockbuild.errors import BuildError
 
 REPO = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "ab" * 32
@@ -129,6 +130,45 @@ def test_a_full_release_is_recorded(tmp_path: Path) -> None:
     assert manifest.deploy == (
         "juju deploy indico --channel latest/edge --resource indico-image=21 --resource indico-nginx-image=22"
     )
+
+
+def test_pushed_images_become_the_charms_upstream_sources_before_it_is_uploaded(tmp_path: Path) -> None:
+    store = ScriptedStore()
+    order: list[str] = []
+
+    def host(argv: list[str]) -> str:
+        order.append(argv[0])
+        digest_file = Path(argv[argv.index("--digestfile") + 1])
+        digest_file.write_text(DIGEST)
+        return ""
+
+    def pack_charm(images: dict[str, str]) -> Path:
+        order.append("pack")
+        assert images == {
+            "indico-image": f"reg.example/indico@{DIGEST}",
+            "indico-nginx-image": f"reg.example/indico-nginx@{DIGEST}",
+        }
+        return tmp_path / "packed.charm"
+
+    opts = options(tmp_path, registry="reg.example")
+    manifest = publish.publish(opts, Path("charm/old.charm"), host, store, print, pack_charm)
+    assert order == ["skopeo", "skopeo", "pack"], "packed once, after every push"
+    assert next(c for c in store.calls if c[1] == "upload")[2] == str(tmp_path / "packed.charm")
+    assert manifest.charm_file == str(tmp_path / "packed.charm")
+    assert publish.upstream_sources(opts.manifest) == {
+        "indico-image": f"reg.example/indico@{DIGEST}",
+        "indico-nginx-image": f"reg.example/indico-nginx@{DIGEST}",
+    }
+
+
+def test_upstream_sources_name_only_oci_resources() -> None:
+    project = {"resources": {"indico-image": {"type": "oci-image"}, "notes": {"type": "file"}}}
+    assert charmpack.with_upstream_sources(project, {"indico-image": "r/i@sha256:1"})["resources"]["indico-image"] == {
+        "type": "oci-image",
+        "upstream-source": "r/i@sha256:1",
+    }
+    with pytest.raises(BuildError, match="no oci-image resource named notes"):
+        charmpack.with_upstream_sources(project, {"notes": "r/n"})
 
 
 def test_a_failed_upload_stops_the_release_and_the_manifest_says_what_was_done(
