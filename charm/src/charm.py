@@ -112,10 +112,17 @@ class IndicoCharm(ops.CharmBase):
         # The pod's own FQDN, as Kubernetes' DNS gives it, whatever the cluster domain is.
         ingress.publish_unit(relation, self.unit, socket.getfqdn(), str(address) if address else None)
 
-    def _ingress_url(self) -> str | None:
-        """The provider's URL; IngressUrlError if Indico cannot be served at it."""
+    def _ingress_url(self, config: desired.CharmConfig) -> str | None:
+        """The provider's URL; IngressUrlError if Indico cannot be served at it and site_url is unset."""
         relation = self.model.get_relation("ingress")
-        return ingress.url(relation) if relation is not None else None
+        if relation is None:
+            return None
+        try:
+            return ingress.url(relation)
+        except ingress.IngressUrlError:
+            if config.site_url:
+                return None  # site_url names the public URL; the ingress's own does not matter
+            raise
 
     # --- actions -----------------------------------------------------------------------
 
@@ -168,23 +175,20 @@ class IndicoCharm(ops.CharmBase):
     def _converge(self, refresh_external: bool = False) -> ops.StatusBase:
         self._publish_requests()  # they depend on no config, so a bad option never holds them back
         try:
-            config = desired.CharmConfig.from_options(dict(self.config))
-        except desired.InvalidConfigError as exc:
-            # A typo must not take the site down: what runs stays untouched; an idle pod gets the
-            # services that need no config, so that its alive checks pass.
+            config = self._with_customization_credentials(desired.CharmConfig.from_options(dict(self.config)))
+            ingress_url = self._ingress_url(config)
+        except (desired.InvalidConfigError, ingress.IngressUrlError) as exc:
+            # An operator's mistake must not take the site down: what runs stays untouched; an idle
+            # pod gets the services that need no config, so that its alive checks pass.
             for name, layer in workload.desired_layers(None, self.unit.is_leader()).items():
                 with contextlib.suppress(pebble_ops.LayerError):
                     pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
-            return ops.BlockedStatus(str(exc))
-        try:
-            config = self._with_customization_credentials(config)
-        except desired.InvalidConfigError as exc:
             return ops.BlockedStatus(str(exc))
         external_errors = {
             option: desired.redact(error, config.customization_sources_url)
             for option, error in self._sync_external(config, refresh_external).items()
         }
-        state, missing = self._desired_state(config)
+        state, missing = self._desired_state(config, ingress_url)
         layers = workload.desired_layers(state, self.unit.is_leader())
         try:
             unreachable = self._apply(layers)
@@ -203,14 +207,10 @@ class IndicoCharm(ops.CharmBase):
             self.unit.set_workload_version(version)
         return status.workload_status(facts, status.enabled_services(layers))
 
-    def _desired_state(self, config: desired.CharmConfig) -> tuple[desired.State | None, ops.StatusBase | None]:
+    def _desired_state(
+        self, config: desired.CharmConfig, ingress_url: str | None
+    ) -> tuple[desired.State | None, ops.StatusBase | None]:
         """The workloads' settings, or None and the status that says what is missing."""
-        try:
-            ingress_url = self._ingress_url()
-        except ingress.IngressUrlError as exc:
-            if not config.site_url:
-                return None, ops.BlockedStatus(str(exc))
-            ingress_url = None
         for endpoint in ("database", "redis"):
             if self.model.get_relation(endpoint) is None:
                 return None, ops.BlockedStatus(f"needs a {endpoint} relation")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from ops import pebble, testing
 
+from tests import real_providers as providers
 from tests.unit.charm.conftest import ROCK_OF, containers, database_relation, redis_relation, rock_layer
 
 PEER = testing.PeerRelation("indico-peers")
@@ -171,3 +172,17 @@ def test_an_invalid_option_on_a_new_unit_starts_only_what_needs_no_config(ctx: t
     assert enabled(out, "indico") == {"statsd-exporter"}
     assert enabled(out, "indico-nginx") == {"nginx", "nginx-prometheus-exporter"}
     assert enabled(out, "celery") == set()
+
+
+def test_an_unusable_ingress_url_blocks_without_stopping_a_running_site(ctx: testing.Context) -> None:
+    running = ctx.run(ctx.on.config_changed(), full_state())
+    request = {"model": '"test"', "name": '"indico"', "port": "8080"}
+    answer, _ = providers.traefik_answer(request, {0: {"host": '"indico-0"'}}, routing_mode="path")
+    ingress = testing.Relation("ingress", "ingress", remote_app_name="traefik", remote_app_data=answer)
+    out = ctx.run(
+        ctx.on.relation_changed(ingress, remote_unit=0),
+        dataclasses.replace(running, relations=running.relations | {ingress}),
+    )
+    assert isinstance(out.unit_status, testing.BlockedStatus) and "routing_mode=subdomain" in out.unit_status.message
+    assert out.get_container("indico").service_statuses["indico"] == pebble.ServiceStatus.ACTIVE
+    assert enabled(out, "indico") == {"indico", "statsd-exporter"}
