@@ -36,8 +36,13 @@ def image_annotations(
     if project.license:
         values["org.opencontainers.image.licenses"] = project.license
     if base_digest and project.base != "bare":
-        values["org.opencontainers.image.base.digest"] = base_digest
+        values["org.opencontainers.image.base.digest"] = bare_hex(base_digest)
     return values
+
+
+def bare_hex(digest: str) -> str:
+    """rockcraft records the base digest as bare hex (`base_digest.hex()`), not `sha256:<hex>`."""
+    return digest.removeprefix("sha256:")
 
 
 def control_metadata(
@@ -53,10 +58,10 @@ def control_metadata(
         "architecture": arch,
     }
     if base_digest and project.base != "bare":
-        data["base-digest"] = base_digest
+        data["base-digest"] = bare_hex(base_digest)
     if project.build_base == "devel":
         data["grade"] = "devel"
-    return yaml.safe_dump(data, sort_keys=False)
+    return yaml.safe_dump(data, sort_keys=True)  # rockcraft's yaml.dump sorts keys
 
 
 def _current(rel: str, prime: Path, base_rootfs: Path | None) -> str:
