@@ -22,6 +22,8 @@ from rockbuild.progress import Progress
 # base name in rockcraft.yaml -> Ubuntu suite that debootstrap knows it by
 SUITES = {"ubuntu@20.04": "focal", "ubuntu@22.04": "jammy", "ubuntu@24.04": "noble"}
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Raised whenever _debootstrap makes a different tree, so that every machine makes the base anew.
+BASE_RECIPE = 2
 DEBOOTSTRAP_HINT = "Run `make host` (scripts/ensure-host.sh) to install debootstrap and ubuntu-keyring."
 
 
@@ -97,6 +99,9 @@ def _debootstrap(suite: str, rootfs: Path) -> None:
         what=f"debootstrap {suite}",
     )
     _add_update_suites(rootfs, suite)
+    # debootstrap copies the build host's resolv.conf (its nameservers); an image has none, and
+    # every runtime (Docker, Kubernetes) provides its own.
+    (rootfs / "etc" / "resolv.conf").unlink(missing_ok=True)
     # Package lists and downloaded debs are build leftovers, not part of a base image.
     for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for item in (rootfs / leftover).glob("*"):
@@ -120,7 +125,7 @@ def _make_oci_layout(rootfs: Path, oci_dir: Path, tag: str, work: Path) -> None:
 def ensure_base(name: str, progress: Progress) -> BaseImage:
     """Return the cached base, making it first if this machine has none (about 30 s)."""
     suite = suite_for(name)
-    image = BaseImage(name=name, dir=cache_root() / "bases" / name.replace("@", "-"))
+    image = BaseImage(name=name, dir=cache_root() / "bases" / f"{name.replace('@', '-')}-r{BASE_RECIPE}")
     done_marker = image.dir / "complete"
     if not done_marker.exists():
         progress.say("base", f"debootstrap {suite} (once per machine)")

@@ -164,6 +164,20 @@ def test_the_build_time_ca_bundle_never_enters_the_image(fixture_rock: BuiltRock
                         assert layer.extractfile(member).read() != secret, member.name  # type: ignore[union-attr]
 
 
+def test_no_layer_carries_the_build_hosts_resolv_conf(fixture_rock: BuiltRock) -> None:
+    """The real ubuntu:24.04 has no /etc/resolv.conf; runtimes provide their own."""
+    import gzip
+    import io
+
+    with tarfile.open(fixture_rock.path) as archive:
+        index = json.loads(read_blob_named(archive, "index.json"))
+        manifest = json.loads(read_blob(archive, index["manifests"][0]["digest"]))
+        for layer_desc in manifest["layers"]:
+            with tarfile.open(fileobj=io.BytesIO(gzip.decompress(read_blob(archive, layer_desc["digest"])))) as layer:
+                names = {member.name.lstrip("./") for member in layer.getmembers()}
+                assert "etc/resolv.conf" not in names, layer_desc["digest"]
+
+
 def test_an_unchanged_rock_is_reused_not_rebuilt(fixture_rock: BuiltRock) -> None:
     again = builder.build(FIXTURE, "local")
     assert again.reused
