@@ -63,6 +63,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    import shutil
+
+    from rockbuild import base as bases
     from rockbuild import docker_engine, prune
     from rockbuild.cache import cache_root
 
@@ -78,12 +81,18 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"{verb} image {tag} (no build container uses it, and a newer one exists)")
     for work in found.unknown:
         print(f"kept {work}: no record of its rock directory (remove it by hand if no checkout uses it)")
+    stale = prune.stale_bases(cache_root() / "bases", bases.BASE_RECIPE)
+    for base in stale:
+        sizes[base] = prune.size_of(base)
+        print(f"{verb} base {base} (made by an older base recipe)")
     if not args.dry_run:
         for work in prune.remove(engine, found):
             print(f"kept {work}: a build is using it")
             del sizes[work]
+        for base in stale:
+            shutil.rmtree(base, ignore_errors=True)
     freed = sum(sizes.values()) / 1e9
-    print(f"{'would free' if args.dry_run else 'freed'} {freed:.1f} GB of work directories, plus the images")
+    print(f"{'would free' if args.dry_run else 'freed'} {freed:.1f} GB of work directories and bases, plus the images")
     return 0
 
 

@@ -1,6 +1,7 @@
 """`build.py prune`: drop what the local builder kept for rock directories that no longer exist
 (deleted checkouts, earlier CI clones): their build containers, their craft-parts work
-directories, and build-tool images that no remaining container uses (the newest always stays).
+directories, and build-tool images that no remaining container uses (the newest always stays);
+and bases made by an older base recipe, which no build uses any more.
 
 A work directory names its rock directory in OWNER_FILE; older ones are matched through the build
 container that mounts them. One whose owner cannot be found is listed, never removed.
@@ -68,6 +69,16 @@ def find(
     for image in images[:-1]:  # the newest stays: the next build most likely wants it
         found.images += [tag for tag in image.tags if tag.startswith(f"{image_repository}:") and tag not in in_use]
     return found
+
+
+def stale_bases(bases_root: Path, recipe: int) -> list[Path]:
+    """Base directories this builder no longer uses: another recipe's, or a make that never finished."""
+    current = f"-r{recipe}"
+    return sorted(
+        base
+        for base in (bases_root.iterdir() if bases_root.is_dir() else [])
+        if base.is_dir() and not base.name.endswith(current)
+    )
 
 
 def size_of(path: Path) -> int:
