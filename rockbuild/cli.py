@@ -63,14 +63,11 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    import shutil
-
-    from rockbuild import base as bases
     from rockbuild import docker_engine, prune
     from rockbuild.cache import cache_root
 
     engine = docker_engine.client()
-    found = prune.find(engine, cache_root() / "work", [prune.BUILD_CONTAINERS])
+    found = prune.find(engine, cache_root() / "work", [prune.BUILD_CONTAINERS], bases_root=cache_root() / "bases")
     sizes = {work: prune.size_of(work) for work in found.work_dirs}
     verb = "would remove" if args.dry_run else "removing"
     for container in found.containers:
@@ -81,16 +78,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"{verb} image {tag} (no build container uses it, and a newer one exists)")
     for work in found.unknown:
         print(f"kept {work}: no record of its rock directory (remove it by hand if no checkout uses it)")
-    stale = prune.stale_bases(cache_root() / "bases", bases.BASE_RECIPE)
-    for base in stale:
+    for base in found.bases:
         sizes[base] = prune.size_of(base)
         print(f"{verb} base {base} (made by an older base recipe)")
     if not args.dry_run:
         for work in prune.remove(engine, found):
             print(f"kept {work}: a build is using it")
             del sizes[work]
-        for base in stale:
-            shutil.rmtree(base, ignore_errors=True)
     freed = sum(sizes.values()) / 1e9
     print(f"{'would free' if args.dry_run else 'freed'} {freed:.1f} GB of work directories and bases, plus the images")
     return 0

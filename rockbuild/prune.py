@@ -19,6 +19,8 @@ import docker
 import docker.errors
 import docker.models.containers
 
+from rockbuild.base import BASE_RECIPE
+
 OWNER_FILE = ".rock-dir"
 BUILD_CONTAINERS = "rockbuild=build-container"
 TOOL_IMAGES = "rockbuild-tools"
@@ -30,6 +32,7 @@ class Findings:
     work_dirs: list[Path] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     unknown: list[Path] = field(default_factory=list)
+    bases: list[Path] = field(default_factory=list)
 
 
 def record_owner(work: Path, rock_dir: Path) -> None:
@@ -42,10 +45,17 @@ def _is_rock_dir(path: Path | None) -> bool:
 
 
 def find(
-    engine: docker.DockerClient, work_root: Path, labels: list[str], image_repository: str = TOOL_IMAGES
+    engine: docker.DockerClient,
+    work_root: Path,
+    labels: list[str],
+    image_repository: str = TOOL_IMAGES,
+    bases_root: Path | None = None,
 ) -> Findings:
-    """What belongs to rock directories that are gone. `labels` select the build containers."""
+    """What belongs to rock directories that are gone (`labels` select the build containers), and
+    the bases under `bases_root` that an older base recipe made."""
     found = Findings()
+    if bases_root is not None:
+        found.bases = stale_bases(bases_root, BASE_RECIPE)
     owner_of_work: dict[Path, Path] = {}
     in_use: set[str] = set()
     for container in engine.containers.list(all=True, filters={"label": labels}):
@@ -104,4 +114,6 @@ def remove(engine: docker.DockerClient, found: Findings) -> list[Path]:
         # Docker refuses an image a container outside the build containers still uses (a publish).
         with contextlib.suppress(docker.errors.APIError):
             engine.images.remove(tag)
+    for base in found.bases:
+        shutil.rmtree(base, ignore_errors=True)
     return busy

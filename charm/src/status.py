@@ -26,7 +26,7 @@ def workload_status(facts: dict[str, WorkloadFacts | None], enabled: dict[str, s
     unreachable = sorted(name for name, fact in facts.items() if fact is None)
     if unreachable:
         return ops.WaitingStatus(f"waiting for Pebble in {', '.join(unreachable)}")
-    migration = (facts.get("indico") or WorkloadFacts({}, {})).migration or {}
+    migration = _migration(facts)
     if migration.get("state") == "failed":
         return ops.BlockedStatus(f"database migration failed: {migration.get('message') or 'see the indico log'}")
     failing = sorted(
@@ -50,6 +50,11 @@ def workload_status(facts: dict[str, WorkloadFacts | None], enabled: dict[str, s
 
 def indico_version(facts: dict[str, WorkloadFacts | None]) -> str | None:
     """Indico's version, as the rock's migration record reports it."""
-    migration = (facts.get("indico") or WorkloadFacts({}, {})).migration or {}
-    version = migration.get("indico-version")
+    version = _migration(facts).get("indico-version")
     return str(version) if version else None
+
+
+def _migration(facts: dict[str, WorkloadFacts | None]) -> dict[str, Any]:
+    """The rock's migration record from the indico container; empty when there is none (yet)."""
+    indico = facts.get("indico")
+    return (indico.migration if indico is not None else None) or {}

@@ -51,7 +51,7 @@ def _services(enabled: set[str], env: dict[str, str] | None) -> dict[str, Any]:
 def base_layers() -> dict[str, dict[str, Any]]:
     """What needs neither relations nor config: NGINX (with /health) and both exporters.
 
-    Applied at every event, before anything else can fail, so that every container's `alive`
+    Part of every layer the charm applies (desired_layers), so that every container's `alive`
     checks pass from the start and Kubernetes never restarts a pod that waits for relations.
     """
     return {
