@@ -53,6 +53,15 @@ def spec_module(interface: str, version: str) -> ModuleType:
     return module
 
 
+def spec_json_schema(interface: str, version: str, side: str) -> dict[str, Any]:
+    """A published JSON schema of an interface side (`requirer` or `provider`)."""
+    path = SPECS / interface / version / "schemas" / f"{side}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the published interface specification is read from there")
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
+
+
 # --- postgresql_client: postgresql-k8s -----------------------------------------------------
 
 
@@ -232,3 +241,39 @@ def traefik_answer(
     )
     out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
     return dict(out.get_relation(relation.id).local_app_data), saw
+
+
+# --- s3 v0: s3-integrator ------------------------------------------------------------------
+
+
+def s3_answer(
+    requirer_app_data: Mapping[str, str], integrator_config: Mapping[str, Any], requirer_app: str = "indico"
+) -> tuple[dict[str, str], list[str | None]]:
+    """s3-integrator's side: S3Provider emits credentials_requested only when the requirer's
+    databag gains `bucket`; the charm around it then publishes its config (its bucket wins over
+    the requested one, as s3-integrator's `bucket` option does) with the keys it holds.
+
+    Returns the provider's app databag and the bucket names the library reported as requested.
+    """
+    lib = oracle_module("charms.data_platform_libs.v0.s3")
+    requested: list[str | None] = []
+
+    class S3Integrator(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.s3 = lib.S3Provider(self, "s3-credentials")
+            framework.observe(self.s3.on.credentials_requested, self._on_credentials_requested)
+
+        def _on_credentials_requested(self, event: Any) -> None:
+            requested.append(event.bucket)
+            answer = {"bucket": integrator_config.get("bucket") or event.bucket}
+            answer.update({k: v for k, v in integrator_config.items() if k != "bucket"})
+            self.s3.update_connection_info(event.relation.id, answer)
+
+    meta = {"name": "s3-integrator", "provides": {"s3-credentials": {"interface": "s3"}}}
+    ctx = testing.Context(S3Integrator, meta=meta)
+    relation = testing.Relation(
+        "s3-credentials", "s3", remote_app_name=requirer_app, remote_app_data=dict(requirer_app_data)
+    )
+    out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
+    return dict(out.get_relation(relation.id).local_app_data), requested

@@ -14,15 +14,17 @@ import logging
 import os
 import secrets
 import socket
+from pathlib import Path
 from typing import Any
 
 import actions
+import archive
 import ops
 import pebble_ops
 import state as desired
 import status
 import workload
-from relations import database, ingress, redis
+from relations import database, ingress, redis, s3
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ class IndicoCharm(ops.CharmBase):
             self.on.ingress_relation_created,
             self.on.ingress_relation_changed,
             self.on.ingress_relation_broken,
+            self.on.s3_relation_created,
+            self.on.s3_relation_changed,
+            self.on.s3_relation_broken,
+            self.on[archive.STORAGE].storage_attached,
             self.on[PEER].relation_changed,
             self.on[PEER].relation_departed,
             # A unit that lost leadership hears nothing else; this is when it stops Celery beat.
@@ -62,12 +68,14 @@ class IndicoCharm(ops.CharmBase):
             ]
         for event in events:
             framework.observe(event, self._reconcile)
+        framework.observe(self.on[archive.STORAGE].storage_detaching, self._on_archive_detaching)
         framework.observe(self.on.collect_unit_status, self._on_collect_unit_status)
         framework.observe(self.on.add_admin_action, self._on_add_admin)
         framework.observe(self.on.anonymize_user_action, self._on_anonymize_user)
         framework.observe(self.on.refresh_external_resources_action, self._on_refresh_external_resources)
         self._external_report: dict[str, dict[str, str]] = {}
         self._status: ops.StatusBase | None = None
+        self._archive_detaching = False
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -78,6 +86,17 @@ class IndicoCharm(ops.CharmBase):
     def _redis(self) -> redis.RedisEndpoint | None:
         relation = self.model.get_relation("redis")
         return redis.endpoint(relation) if relation is not None else None
+
+    def _s3_bucket(self) -> s3.S3Bucket | None:
+        relation = self.model.get_relation("s3")
+        return s3.bucket(relation) if relation is not None else None
+
+    def _archive_location(self) -> Path | None:
+        """Where the charm container sees the archive volume; None when it is not (or no longer) there."""
+        attached = self.model.storages[archive.STORAGE]
+        if not attached or self._archive_detaching:
+            return None
+        return Path(attached[0].location)
 
     def _secret_key(self) -> str | None:
         """Created once by the leader, shared with every unit through a Juju secret."""
@@ -100,6 +119,9 @@ class IndicoCharm(ops.CharmBase):
         if db is not None and self.unit.is_leader():
             # One database per application: two Indico applications on one PostgreSQL never share a schema.
             database.publish_request(db, self.app, self.app.name)
+        bucket = self.model.get_relation("s3")
+        if bucket is not None and self.unit.is_leader():
+            s3.publish_request(bucket, self.app, self.app.name)
         relation = self.model.get_relation("ingress")
         if relation is None:
             return
@@ -169,26 +191,36 @@ class IndicoCharm(ops.CharmBase):
     def _reconcile(self, _event: ops.EventBase) -> None:
         self._status = self._converge()
 
+    def _on_archive_detaching(self, event: ops.StorageDetachingEvent) -> None:
+        """The unit is going away with its volume: Indico and Celery stop writing to it first."""
+        self._archive_detaching = True
+        self._reconcile(event)
+
     def _on_collect_unit_status(self, event: ops.CollectStatusEvent) -> None:
         event.add_status(self._status if self._status is not None else self._converge())
+        # ops reports the most severe of the statuses added.
+        relation = self.model.get_relation("s3")
+        try:
+            ready = relation is not None and s3.bucket(relation) is not None
+        except s3.S3DataError:
+            ready = True  # _converge already reports it
+        event.add_status(status.file_storage_status(self.app.planned_units(), relation is not None, ready))
 
     def _converge(self, refresh_external: bool = False) -> ops.StatusBase:
         self._publish_requests()  # they depend on no config, so a bad option never holds them back
         try:
             config = self._with_customization_credentials(desired.CharmConfig.from_options(dict(self.config)))
             ingress_url = self._ingress_url(config)
+            bucket = self._s3_bucket()
+        except s3.S3DataError as exc:
+            return self._keep_running(ops.BlockedStatus(f"s3 relation: {exc}"))
         except (desired.InvalidConfigError, ingress.IngressUrlError) as exc:
-            # An operator's mistake must not take the site down: what runs stays untouched; an idle
-            # pod gets the services that need no config, so that its alive checks pass.
-            for name, layer in workload.desired_layers(None, self.unit.is_leader()).items():
-                with contextlib.suppress(pebble_ops.LayerError):
-                    pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
-            return ops.BlockedStatus(str(exc))
+            return self._keep_running(ops.BlockedStatus(str(exc)))
         external_errors = {
             option: desired.redact(error, config.customization_sources_url)
             for option, error in self._sync_external(config, refresh_external).items()
         }
-        state, missing = self._desired_state(config, ingress_url)
+        state, missing = self._desired_state(config, ingress_url, bucket)
         layers = workload.desired_layers(state, self.unit.is_leader())
         try:
             unreachable = self._apply(layers)
@@ -207,8 +239,16 @@ class IndicoCharm(ops.CharmBase):
             self.unit.set_workload_version(version)
         return status.workload_status(facts, status.enabled_services(layers))
 
+    def _keep_running(self, blocked: ops.StatusBase) -> ops.StatusBase:
+        """An operator's mistake must not take the site down: what runs stays untouched; an idle
+        pod gets the services that need no config, so that its alive checks pass."""
+        for name, layer in workload.desired_layers(None, self.unit.is_leader()).items():
+            with contextlib.suppress(pebble_ops.LayerError):
+                pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
+        return blocked
+
     def _desired_state(
-        self, config: desired.CharmConfig, ingress_url: str | None
+        self, config: desired.CharmConfig, ingress_url: str | None, bucket: s3.S3Bucket | None
     ) -> tuple[desired.State | None, ops.StatusBase | None]:
         """The workloads' settings, or None and the status that says what is missing."""
         for endpoint in ("database", "redis"):
@@ -222,6 +262,13 @@ class IndicoCharm(ops.CharmBase):
         secret_key = self._secret_key()
         if secret_key is None:
             return None, ops.WaitingStatus("waiting for the leader to share the secret key")
+        location = self._archive_location()
+        if location is None:
+            return None, ops.WaitingStatus("waiting for the archive storage")
+        try:
+            archive.prepare(location)
+        except archive.ArchiveError as exc:
+            return None, ops.BlockedStatus(str(exc))
         state = desired.State(
             config=config,
             base_url=desired.base_url(config, ingress_url, self.app.name),
@@ -233,6 +280,7 @@ class IndicoCharm(ops.CharmBase):
             redis_cache_url=redis_endpoint.url(redis.CACHE_DB),
             secret_key=secret_key,
             is_leader=self.unit.is_leader(),
+            s3=bucket,
         )
         return state, None
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from relations.s3 import S3Bucket
+
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
 SPEC_SEPARATOR_RE = re.compile(r"\s+|,(?![^\[]*\])(?!\s*[<>=!~])")
@@ -136,6 +138,7 @@ class State:
     redis_cache_url: str
     secret_key: str
     is_leader: bool
+    s3: S3Bucket | None = None  # uploaded files go to this bucket instead of the archive volume
 
 
 def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str:

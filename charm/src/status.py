@@ -58,3 +58,15 @@ def _migration(facts: dict[str, WorkloadFacts | None]) -> dict[str, Any]:
     """The rock's migration record from the indico container; empty when there is none (yet)."""
     indico = facts.get("indico")
     return (indico.migration if indico is not None else None) or {}
+
+
+def file_storage_status(planned_units: int, s3_related: bool, s3_ready: bool) -> ops.StatusBase:
+    """Whether every unit sees the same uploaded files: one unit, or a bucket they all use."""
+    if s3_related and not s3_ready:
+        return ops.WaitingStatus("waiting for the s3 relation to provide a bucket and credentials")
+    if planned_units > 1 and not s3_related:
+        return ops.BlockedStatus(
+            f"{planned_units} units would each keep their own uploaded files: integrate with s3 "
+            "(e.g. s3-integrator) or scale to one unit"
+        )
+    return ops.ActiveStatus()

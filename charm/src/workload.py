@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any
 
+from relations import s3
 from state import CharmConfig, State
 
 LAYER_LABEL = "indico-charm"
@@ -34,7 +35,9 @@ def indico_environment(state: State) -> dict[str, str]:
         "INDICO_PUBLIC_SUPPORT_EMAIL": config.public_support_email,
         "INDICO_NO_REPLY_EMAIL": config.no_reply_email,
     }
-    env.update({key: value for key, value in optional.items() if value})
+    # Empty means "the rock's default"; a key is never left out, since Pebble would keep its old value.
+    env.update(optional)
+    env.update(s3.environment(state.s3))
     return env
 
 

@@ -80,3 +80,42 @@ def test_smtp_plugins_and_separate_redis_urls(monkeypatch: pytest.MonkeyPatch) -
     assert settings["SMTP_SERVER"] == ("mail.example.org", 587)
     assert settings["PLUGINS"] == {"payment_paypal", "storage_s3"}
     assert settings["CELERY_BROKER"].endswith("/1") and settings["REDIS_CACHE_URL"].endswith("/2")
+
+
+S3 = {"INDICO_S3_BUCKET": "indico-files", "INDICO_S3_ACCESS_KEY": "AKIA1", "INDICO_S3_SECRET_KEY": "se/cr+et="}
+
+
+def test_without_s3_files_go_to_the_archive_volume(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, INDICO_S3_BUCKET="")
+    assert settings["STORAGE_BACKENDS"] == {"default": "fs:/var/lib/indico/archive"}
+    assert settings["ATTACHMENT_STORAGE"] == "default"
+    assert "storage_s3" not in settings["PLUGINS"]
+
+
+def test_s3_settings_make_the_bucket_the_attachment_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, **S3, INDICO_S3_ENDPOINT="http://127.0.0.1:9000", INDICO_S3_ADDRESSING_STYLE="path")
+    backend = settings["STORAGE_BACKENDS"]["s3"]
+    assert backend == (
+        "s3:bucket=indico-files,host=http://127.0.0.1:9000,access_key=AKIA1,secret_key=se/cr+et=,"
+        "addressing_style=path,proxy=true"
+    )
+    assert settings["STORAGE_BACKENDS"]["default"] == "fs:/var/lib/indico/archive", "older files stay readable"
+    assert settings["ATTACHMENT_STORAGE"] == "s3"
+    assert "storage_s3" in settings["PLUGINS"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("INDICO_S3_SECRET_KEY", "a,b"), ("INDICO_S3_ACCESS_KEY", " AKIA1"), ("INDICO_S3_BUCKET", "b,c")],
+)
+def test_an_s3_value_indico_cannot_carry_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    with pytest.raises(RuntimeError, match=f"^{variable} contains a comma or surrounding spaces"):
+        load(monkeypatch, **{**S3, variable: value})
+
+
+@pytest.mark.parametrize(("variable", "value"), [("INDICO_S3_PROXY", "nginx"), ("INDICO_S3_ADDRESSING_STYLE", "dns")])
+def test_an_unknown_s3_mode_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    with pytest.raises(RuntimeError, match=f"^{variable}"):
+        load(monkeypatch, **{**S3, variable: value})

@@ -15,6 +15,8 @@ from charm import IndicoCharm  # noqa: E402
 from tests import real_providers as providers  # noqa: E402
 
 ROCK_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
+# Juju attaches the archive volume before the first hook of a Kubernetes unit.
+ARCHIVE = testing.Storage("archive")
 
 
 def rock_layer(container: str) -> object:

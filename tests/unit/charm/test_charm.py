@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from ops import pebble, testing
 
 from tests import real_providers as providers
-from tests.unit.charm.conftest import containers, database_relation, redis_relation
+from tests.unit.charm.conftest import ARCHIVE, containers, database_relation, redis_relation
 
 PEER = testing.PeerRelation("indico-peers")
 
@@ -18,6 +18,7 @@ def full_state(leader: bool = True, **kwargs: object) -> testing.State:
     database, secrets = database_relation()
     return testing.State(
         leader=leader,
+        storages={ARCHIVE},
         containers=containers(),
         relations={database, redis_relation(), PEER},
         secrets=secrets,
@@ -60,6 +61,7 @@ def test_non_leader_runs_no_beat(ctx: testing.Context) -> None:
     peer = leader_out.get_relations("indico-peers")[0]
     follower = testing.State(
         leader=False,
+        storages={ARCHIVE},
         containers=containers(),
         relations={*(r for r in leader_out.relations if r.endpoint != "indico-peers"), peer},
         secrets=leader_out.secrets,
@@ -81,6 +83,7 @@ def test_redis_leader_host_is_used(ctx: testing.Context) -> None:
     database, secrets = database_relation()
     state = testing.State(
         leader=True,
+        storages={ARCHIVE},
         containers=containers(),
         secrets=secrets,
         relations={database, redis_relation(leader_host="redis-primary"), PEER},
@@ -97,7 +100,11 @@ def state_with_ingress() -> tuple[testing.State, testing.Relation]:
     ingress = testing.Relation("ingress", "ingress", remote_app_name="traefik", remote_app_data=answer)
     database, secrets = database_relation()
     state = testing.State(
-        leader=True, containers=containers(), secrets=secrets, relations={database, redis_relation(), PEER, ingress}
+        leader=True,
+        storages={ARCHIVE},
+        containers=containers(),
+        secrets=secrets,
+        relations={database, redis_relation(), PEER, ingress},
     )
     return state, ingress
 
@@ -115,6 +122,7 @@ def test_waiting_while_pebble_is_not_up(ctx: testing.Context) -> None:
     database, secrets = database_relation()
     state = testing.State(
         leader=True,
+        storages={ARCHIVE},
         containers=containers(can_connect=False),
         secrets=secrets,
         relations={database, redis_relation(), PEER},
@@ -193,7 +201,9 @@ def test_replan_only_when_the_plan_changes(ctx: testing.Context) -> None:
 def test_database_credentials_arriving_complete_the_configuration(ctx: testing.Context) -> None:
     database, secrets = database_relation()
     empty = dataclasses.replace(database, remote_app_data={})
-    before = testing.State(leader=True, containers=containers(), relations={empty, redis_relation(), PEER})
+    before = testing.State(
+        leader=True, storages={ARCHIVE}, containers=containers(), relations={empty, redis_relation(), PEER}
+    )
     waiting = ctx.run(ctx.on.relation_changed(empty), before)
     assert isinstance(waiting.unit_status, testing.WaitingStatus) and "database" in waiting.unit_status.message
     arrived = dataclasses.replace(waiting, relations=frozenset({database, redis_relation(), PEER}), secrets=secrets)
@@ -219,3 +229,13 @@ def test_removing_the_ingress_falls_back_to_the_default_url(ctx: testing.Context
     out = ctx.run(ctx.on.relation_broken(ingress), state)
     assert out.unit_status == testing.ActiveStatus()
     assert out.get_container("indico").plan.services["indico"].environment["INDICO_BASE_URL"] == "http://indico.local"
+
+
+def test_an_option_set_back_to_empty_reaches_the_services(ctx: testing.Context) -> None:
+    """Pebble merges a layer's environment into the previous one: a key left out would keep its value."""
+    first = ctx.run(ctx.on.config_changed(), full_state(config={"indico_support_email": "help@example.org"}))
+    assert (
+        first.get_container("indico").plan.services["indico"].environment["INDICO_SUPPORT_EMAIL"] == "help@example.org"
+    )
+    again = ctx.run(ctx.on.config_changed(), dataclasses.replace(first, config={"indico_support_email": ""}))
+    assert again.get_container("indico").plan.services["indico"].environment["INDICO_SUPPORT_EMAIL"] == ""

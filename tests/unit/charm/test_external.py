@@ -13,7 +13,7 @@ import pytest
 from ops import testing
 from workload import url_fingerprint
 
-from tests.unit.charm.conftest import database_relation, redis_relation, rock_layer
+from tests.unit.charm.conftest import ARCHIVE, database_relation, redis_relation, rock_layer
 
 SYNC = ["/usr/local/bin/indico-external", "sync"]
 WHEEL = "/srv/wheels/indico_plugin_probe-1.0-py3-none-any.whl"
@@ -65,6 +65,7 @@ def state_with(
     database, secrets = database_relation()
     return testing.State(
         leader=True,
+        storages={ARCHIVE},
         containers=containers,
         relations={database, redis_relation(), testing.PeerRelation("indico-peers")},
         secrets=secrets,

@@ -14,7 +14,7 @@ import pytest
 from ops import pebble, testing
 
 from tests import real_providers as providers
-from tests.unit.charm.conftest import ROCK_OF, containers, database_relation, redis_relation, rock_layer
+from tests.unit.charm.conftest import ARCHIVE, ROCK_OF, containers, database_relation, redis_relation, rock_layer
 
 PEER = testing.PeerRelation("indico-peers")
 
@@ -23,6 +23,7 @@ def full_state(**kwargs: object) -> testing.State:
     database, secrets = database_relation()
     base: dict[str, object] = {
         "leader": True,
+        "storages": {ARCHIVE},
         "containers": containers(),
         "relations": {database, redis_relation(), PEER},
         "secrets": secrets,
@@ -130,6 +131,7 @@ def test_exactly_one_beat_while_leadership_moves(ctx: testing.Context) -> None:
         ctx.on.config_changed(),
         testing.State(
             leader=False,
+            storages={ARCHIVE},
             containers=containers(),
             relations={database, redis_relation(), dataclasses.replace(PEER, local_app_data=dict(peer.local_app_data))},
             secrets=db_secrets | shared,

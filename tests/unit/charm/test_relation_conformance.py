@@ -6,23 +6,25 @@ charm; a test here can pass only if the charm on the other end would agree.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
 import socket
 
+import jsonschema
 import pytest
 from ops import testing
 
 from charm import IndicoCharm
 from tests import real_providers as providers
-from tests.unit.charm.conftest import REPO, containers, env_of
+from tests.unit.charm.conftest import ARCHIVE, REPO, containers, env_of
 
 PEER = testing.PeerRelation("indico-peers")
 
 
 def charm_request(ctx: testing.Context, relation: testing.Relation, **state: object) -> testing.State:
-    base = {"leader": True, "containers": containers(), "relations": {relation, PEER}}
+    base = {"leader": True, "storages": {ARCHIVE}, "containers": containers(), "relations": {relation, PEER}}
     base.update(state)
     return ctx.run(ctx.on.relation_created(relation), testing.State(**base))  # type: ignore[arg-type]
 
@@ -99,7 +101,9 @@ def test_the_request_is_the_leaders_alone(ctx: testing.Context) -> None:
 
 
 def _full_state(*relations: testing.Relation, secrets: frozenset[testing.Secret] = frozenset()) -> testing.State:
-    return testing.State(leader=True, containers=containers(), relations={*relations, PEER}, secrets=secrets)
+    return testing.State(
+        leader=True, storages={ARCHIVE}, containers=containers(), relations={*relations, PEER}, secrets=secrets
+    )
 
 
 def _database() -> tuple[testing.Relation, frozenset[testing.Secret]]:
@@ -216,3 +220,73 @@ def test_stale_ingress_keys_are_removed(ctx: testing.Context) -> None:
     assert "healthcheck_params" not in app_data and app_data["port"] == "8080"
     assert "ip" not in unit_data, "no address known: no stale one kept"
     assert json.loads(unit_data["host"]) == socket.getfqdn()
+
+
+# --- s3 v0 ---------------------------------------------------------------------------------
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E=\n-----END CERTIFICATE-----"
+INTEGRATOR: dict[str, object] = {
+    "bucket": "indico-files",
+    "access-key": "AKIAEXAMPLE",
+    "secret-key": "wJalr/XUtnFEMI+K7MDENG=bPxRfiCY",
+    "endpoint": "https://s3.example.internal",
+    "region": "eu-west-1",
+    "s3-uri-style": "path",
+    "path": "indico/",
+    "tls-ca-chain": [base64.b64encode(CA_PEM.encode()).decode()],
+}
+
+
+def s3_exchange(
+    ctx: testing.Context, integrator: dict[str, object]
+) -> tuple[testing.State, dict[str, str], list[str | None]]:
+    """The charm asks, s3-integrator's library hears it and answers, the charm reads the answer."""
+    database, secrets = _database()
+    relation = testing.Relation("s3", "s3", remote_app_name="s3-integrator")
+    asked = ctx.run(
+        ctx.on.relation_created(relation), _full_state(database, providers.redis_relation(), relation, secrets=secrets)
+    )
+    sent = asked.get_relation(relation.id)
+    answer, requested = providers.s3_answer(sent.local_app_data, integrator)
+    answered = dataclasses.replace(sent, remote_app_data=answer)  # type: ignore[call-arg]
+    others = frozenset(r for r in asked.relations if r.id != relation.id)
+    out = ctx.run(
+        ctx.on.relation_changed(answered, remote_unit=0), dataclasses.replace(asked, relations=others | {answered})
+    )
+    return out, dict(sent.local_app_data), requested
+
+
+def test_s3_integrator_hears_the_bucket_request(ctx: testing.Context) -> None:
+    _, sent, requested = s3_exchange(ctx, INTEGRATOR)
+    assert requested == ["indico"], "S3Provider asks its charm for credentials only when `bucket` appears"
+    jsonschema.validate(sent, providers.spec_json_schema("s3", "v0", "requirer"))
+
+
+def test_without_a_bucket_request_s3_integrator_answers_nothing() -> None:
+    """Why the charm writes `bucket`: the library's requirer contract, shown on the library itself."""
+    answer, requested = providers.s3_answer({}, INTEGRATOR)
+    assert requested == [] and "access-key" not in answer
+
+
+def test_s3_integrator_answer_configures_indico(ctx: testing.Context) -> None:
+    out, _, _ = s3_exchange(ctx, INTEGRATOR)
+    assert out.unit_status == testing.ActiveStatus()
+    for container in ("indico", "celery"):
+        env = env_of(out, container)
+        assert env["INDICO_S3_BUCKET"] == "indico-files", "the integrator's bucket wins over the requested one"
+        assert (env["INDICO_S3_ACCESS_KEY"], env["INDICO_S3_SECRET_KEY"]) == (
+            INTEGRATOR["access-key"],
+            INTEGRATOR["secret-key"],
+        )
+        assert env["INDICO_S3_ENDPOINT"] == "https://s3.example.internal"
+        assert env["INDICO_S3_REGION"] == "eu-west-1"
+        assert env["INDICO_S3_ADDRESSING_STYLE"] == "path"
+        assert env["INDICO_S3_CA_BUNDLE"] == CA_PEM, "the library's JSON list of base64 certificates, as PEM"
+
+
+def test_s3_credentials_indico_cannot_carry_block_and_name_the_key(ctx: testing.Context) -> None:
+    out, _, _ = s3_exchange(ctx, {**INTEGRATOR, "secret-key": "abc,def"})
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert out.unit_status.message.startswith("s3 relation: the secret-key contains a comma")
+    assert "abc" not in out.unit_status.message, "no credential in the status"
+    assert env_of(out, "indico").get("INDICO_S3_BUCKET", "") == ""
