@@ -15,6 +15,7 @@ container only, since the web ports of a second pod cannot coexist on one host n
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sys
 import time
@@ -57,6 +58,11 @@ MODEL = testing.Model("pod")
 # Where the pod's Indico containers see this test's plugin wheel and customization repository.
 SOURCES = "/srv/external-sources"
 IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
+# Juju mounts each unit's archive volume into the charm container (where ops reports its location)
+# and, as charmcraft.yaml says, into these containers at this path.
+ARCHIVE = testing.Storage("archive")
+ARCHIVE_PATH = "/var/lib/indico/archive"
+ARCHIVE_CONTAINERS = {"indico", "celery"}
 # Only for this test: the pod's ports stay on loopback (a pod would listen on all its addresses).
 LOOPBACK_LAYER = {
     "indico": {
@@ -144,20 +150,22 @@ def ingress_relation() -> testing.Relation:
 
 
 def charm_layers(
+    ctx: testing.Context[IndicoCharm],
     database: tuple[testing.Relation, frozenset[testing.Secret]],
     redis: Redis,
     leader: bool,
     peer_data: dict[str, str] | None,
     secrets: frozenset[testing.Secret],
 ) -> tuple[dict[str, dict[str, Any]], testing.State]:
-    """Run the charm's reconcile and return the layer it adds to each container."""
+    """Run the charm's reconcile (in the unit's context, whose archive volume the containers
+    mount) and return the layer it adds to each container."""
     db_relation, db_secrets = database
     redis_relation = real_providers.redis_relation(primary_address="127.0.0.1", port=redis.port)
     peer = testing.PeerRelation("indico-peers", local_app_data=peer_data or {})
     containers = reachable()
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
     state = testing.State(
         leader=leader,
+        storages={ARCHIVE},
         containers=containers,
         relations={db_relation, redis_relation, peer, ingress_relation()},
         model=MODEL,
@@ -175,7 +183,12 @@ def container_uid(name: str) -> str:
 
 
 def start_like_juju(
-    client: docker.DockerClient, image: str, socket_dir: Path, uid: str, sources: Path | None = None
+    client: docker.DockerClient,
+    image: str,
+    socket_dir: Path,
+    uid: str,
+    sources: Path | None = None,
+    archive: Path | None = None,
 ) -> PodContainer:
     socket_dir.mkdir(parents=True)
     socket_dir.chmod(0o777)  # Juju's shared emptyDir is writable by the container's uid
@@ -192,6 +205,7 @@ def start_like_juju(
         volumes={
             str(socket_dir): {"bind": "/charm/container", "mode": "rw"},
             **({str(sources): {"bind": SOURCES, "mode": "ro"}} if sources else {}),
+            **({str(archive): {"bind": ARCHIVE_PATH, "mode": "rw"}} if archive else {}),
         },
         user=uid,
         detach=True,
@@ -241,10 +255,19 @@ def pods(
 ) -> Iterator[dict[str, PodContainer]]:
     postgres, redis = backing_services
     database = database_relation(postgres)
-    leader_layers, leader_state = charm_layers(database, redis, leader=True, peer_data=None, secrets=frozenset())
+    unit_ctx = {unit: testing.Context(IndicoCharm, charm_root=REPO / "charm") for unit in ("0", "1")}
+    # A fresh volume, as Kubernetes provisions it: root's. The charm must make it the workloads'.
+    volumes = {unit: ARCHIVE.get_filesystem(ctx) for unit, ctx in unit_ctx.items()}
+    for volume in volumes.values():
+        os.chown(volume, 0, 0)
+        volume.chmod(0o755)
+    leader_layers, leader_state = charm_layers(
+        unit_ctx["0"], database, redis, leader=True, peer_data=None, secrets=frozenset()
+    )
     peer = leader_state.get_relations("indico-peers")[0]
     shared = frozenset(s for s in leader_state.secrets if s.label == "indico-secret-key")
     follower_layers, _ = charm_layers(
+        unit_ctx["1"],
         database,
         redis,
         leader=False,
@@ -257,10 +280,20 @@ def pods(
     try:
         for name, image in IMAGE_OF.items():
             started[f"0/{name}"] = start_like_juju(
-                docker_client, rocks[image].image, base / "unit-0" / name, container_uid(name), sources
+                docker_client,
+                rocks[image].image,
+                base / "unit-0" / name,
+                container_uid(name),
+                sources,
+                volumes["0"] if name in ARCHIVE_CONTAINERS else None,
             )
         started["1/celery"] = start_like_juju(
-            docker_client, rocks["indico"].image, base / "unit-1" / "celery", container_uid("celery"), sources
+            docker_client,
+            rocks["indico"].image,
+            base / "unit-1" / "celery",
+            container_uid("celery"),
+            sources,
+            volumes["1"],
         )
         before = {"0": layers_before_relations(leader=True), "1": layers_before_relations(leader=False)}
         for key, pod in started.items():
@@ -450,3 +483,19 @@ def test_a_plugin_that_cannot_install_blocks_and_keeps_the_last_good_one(pods: d
     again = pebble_ops.sync_external(container, bad, False, {})
     assert again is not None and again.report == {}, "a recorded failure is not retried with the same inputs"
     assert again.errors == first.errors
+
+
+def test_each_unit_shares_one_writable_archive_volume_between_indico_and_celery(
+    pods: dict[str, PodContainer],
+) -> None:
+    """Mounted as Juju mounts storage: the same volume in the charm, indico and celery containers."""
+    for unit in ("0", "1"):
+        key = f"{unit}/celery"
+        owner = pods[key].client.exec(["stat", "-c", "%u:%g", ARCHIVE_PATH]).wait_output()[0].strip()
+        assert owner == "584792:584792", f"unit {unit}: the charm gave the fresh volume to _daemon_"
+    probe = f"{ARCHIVE_PATH}/pod-probe-{os.getpid()}"
+    pods["0/indico"].client.exec(["sh", "-c", f"echo written-by-indico > {probe}"]).wait_output()
+    assert pods["0/celery"].client.exec(["cat", probe]).wait_output()[0] == "written-by-indico\n"
+    seen_by_unit_1 = pods["1/celery"].client.exec(["test", "-e", probe])
+    with pytest.raises(pebble.ExecError):
+        seen_by_unit_1.wait_output()  # each unit has its own volume: that is what the s3 relation is for

@@ -1,0 +1,123 @@
+"""Indico used as people use it, over HTTP through NGINX: log in, upload, download.
+
+Only the setup a person would do in the user interface's dialogs (an administrator, an event) runs
+inside the web container, through Indico's own Python API; everything measured goes over HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import docker.models.containers
+import requests
+
+from tests.image.conftest import exec_text
+
+NGINX = "http://localhost:8080"  # the Host Indico's BASE_URL names; NGINX listens on loopback
+ADMIN_EMAIL = "files-admin@example.org"
+ADMIN_USERNAME = "files-admin"  # indico-admin names the account after the address's local part
+ADMIN_PASSWORD = "files-admin-password"
+
+CREATE_EVENT = """
+import sys
+from datetime import timedelta
+from indico.web.flask.app import make_app
+
+with make_app().test_request_context():
+    from flask import session
+    from indico.core.db import db
+    from indico.modules.categories import Category
+    from indico.modules.events.models.events import EventType
+    from indico.modules.events.operations import create_event
+    from indico.modules.users import User
+    from indico.util.date_time import now_utc
+
+    admin = User.query.filter(User.all_emails == sys.argv[1]).one()
+    session.set_session_user(admin)
+    start = now_utc().replace(microsecond=0) + timedelta(days=7)
+    event = create_event(Category.get_root(), EventType.meeting,
+                         {'title': sys.argv[2], 'start_dt': start, 'end_dt': start + timedelta(hours=2),
+                          'timezone': 'UTC', 'creator': admin})
+    db.session.commit()
+    print(event.id)
+"""
+
+
+def create_admin(web: docker.models.containers.Container) -> None:
+    exec_text(web, ["sh", "-c", f"echo {ADMIN_PASSWORD} | indico-admin create-admin {ADMIN_EMAIL}"])
+
+
+def create_event(web: docker.models.containers.Container, title: str) -> int:
+    return int(exec_text(web, ["python3", "-c", CREATE_EVENT, ADMIN_EMAIL, title]).strip().splitlines()[-1])
+
+
+@dataclass
+class Browser:
+    """One person's session with the site."""
+
+    base: str = NGINX
+    http: requests.Session | None = None
+
+    def __post_init__(self) -> None:
+        self.http = requests.Session()
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        assert self.http is not None
+        return self.http.get(self.base + path, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, path: str, **kwargs: object) -> requests.Response:
+        assert self.http is not None
+        return self.http.post(self.base + path, timeout=120, **kwargs)  # type: ignore[arg-type]
+
+    def csrf_token(self, path: str = "/") -> str:
+        page = self.get(path)
+        found = re.search(r'<meta name="csrf-token" id="csrf-token" content="([^"]+)"', page.text)
+        assert found, f"no CSRF token on {path} ({page.status_code})"
+        return found.group(1)
+
+    def log_in(self, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> None:
+        token = self.csrf_token("/login/")
+        answer = self.post(
+            "/login/",
+            data={"_provider": "indico", "identifier": username, "password": password, "csrf_token": token},
+            allow_redirects=False,
+        )
+        assert answer.status_code in (302, 303), f"login answered {answer.status_code}: {answer.text[:300]}"
+        assert "Wrong login or password" not in answer.text
+
+    def upload_attachment(self, event_id: int, filename: str, content: bytes) -> str:
+        """Upload through the event's material dialog; the download path Indico lists for it."""
+        answer = self.post(
+            f"/event/{event_id}/manage/attachments/add/files",
+            data={"csrf_token": self.csrf_token(f"/event/{event_id}/manage/attachments/"), "folder": "__None"},
+            files={"files": (filename, content, "application/octet-stream")},
+            headers={"X-Requested-With": "XMLHttpRequest"},
+        )
+        assert answer.status_code == 200, f"upload answered {answer.status_code}: {answer.text[:300]}"
+        listing = answer.json()["attachment_list"]
+        found = re.search(rf"(/event/{event_id}/attachments/\d+/\d+/{re.escape(filename)})", listing)
+        assert found, f"the uploaded file is not listed: {listing[:500]}"
+        return found.group(1)
+
+    def material_package(self, event_id: int, timeout: float = 180) -> bytes:
+        """Ask for the event's material package (a Celery task) and download what it produced."""
+        path = f"/event/{event_id}/manage/attachments/package"
+        answer = self.post(
+            path,
+            data={"csrf_token": self.csrf_token(path), "filter_type": "all"},
+            headers={"X-Requested-With": "XMLHttpRequest"},
+        )
+        assert answer.status_code == 200 and answer.json().get("task_id"), answer.text[:300]
+        task = answer.json()["task_id"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # each status request waits up to 5 s for the task
+            status = self.get(f"/event/{event_id}/attachments/package/status/{task}")
+            assert status.status_code == 200, f"package status answered {status.status_code}: {status.text[:300]}"
+            url = status.json().get("download_url")
+            if url:
+                download = self.get(url.removeprefix(self.base))
+                assert download.status_code == 200, f"package download answered {download.status_code}"
+                return download.content
+        raise AssertionError(f"the material package task {task} did not finish within {timeout}s")
