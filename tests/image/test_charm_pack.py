@@ -24,7 +24,16 @@ def test_charmcraft_packs_the_charm(docker_client: docker.DockerClient) -> None:
         metadata = yaml.safe_load(charm.read("metadata.yaml"))
     assert {"src/charm.py", "src/state.py", "src/workload.py", "src/relations/database.py", "dispatch"} <= names
     assert any(name.startswith("venv/ops/") for name in names)
-    assert metadata["containers"]["celery"] == {"resource": "indico-image", "uid": 584792, "gid": 584792}
+    archive_mount = [{"storage": "archive", "location": "/var/lib/indico/archive"}]
+    assert metadata["containers"]["celery"] == {
+        "resource": "indico-image",
+        "uid": 584792,
+        "gid": 584792,
+        "mounts": archive_mount,
+    }
+    assert metadata["containers"]["indico"]["mounts"] == archive_mount
+    assert metadata["storage"]["archive"]["type"] == "filesystem"
+    assert metadata["requires"]["s3"] == {"interface": "s3", "limit": 1, "optional": True}
     assert metadata["resources"]["indico-nginx-image"]["type"] == "oci-image"
     assert metadata["requires"]["database"]["interface"] == "postgresql_client"
     assert metadata["assumes"] == ["juju >= 3.5", "k8s-api"]
