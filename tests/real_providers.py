@@ -277,3 +277,108 @@ def s3_answer(
     )
     out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
     return dict(out.get_relation(relation.id).local_app_data), requested
+
+
+# --- smtp v0: smtp-integrator --------------------------------------------------------------
+
+
+def smtp_answer(settings: Mapping[str, Any], secret: bool = True) -> tuple[dict[str, str], frozenset[testing.Secret]]:
+    """smtp-integrator's side: SmtpProvides publishes an SmtpRelationData (the library's model
+    validates it). With `secret`, the password goes in a Juju secret granted to the relation and
+    the databag carries its id (`password_id`), as smtp-integrator does on its `smtp` endpoint;
+    without, in plain text, as on `smtp-legacy`."""
+    lib = oracle_module("charms.smtp_integrator.v0.smtp")
+
+    class SmtpIntegrator(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.smtp = lib.SmtpProvides(self)
+            framework.observe(self.on.smtp_relation_joined, self._on_joined)
+
+        def _on_joined(self, event: ops.RelationJoinedEvent) -> None:
+            values = dict(settings)
+            if secret and values.get("password"):
+                stored = self.app.add_secret({"password": values.pop("password")})
+                stored.grant(event.relation)
+                values["password_id"] = stored.id
+            self.smtp.update_relation_data(event.relation, lib.SmtpRelationData(**values))
+
+    meta = {"name": "smtp-integrator", "provides": {"smtp": {"interface": "smtp"}}}
+    ctx = testing.Context(SmtpIntegrator, meta=meta)
+    relation = testing.Relation("smtp", "smtp", remote_app_name="indico")
+    out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
+    return dict(out.get_relation(relation.id).local_app_data), shared_secrets(out.secrets)
+
+
+def smtp_library_view(relation: testing.Relation, secrets: frozenset[testing.Secret]) -> Any:
+    """What smtp-integrator's own requirer (SmtpRequires) reads from the same relation."""
+    lib = oracle_module("charms.smtp_integrator.v0.smtp")
+    seen: list[Any] = []
+
+    class Requirer(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.smtp = lib.SmtpRequires(self)
+            framework.observe(self.on.update_status, self._on_update_status)
+
+        def _on_update_status(self, _event: ops.EventBase) -> None:
+            seen.append(self.smtp.get_relation_data())
+
+    ctx = testing.Context(Requirer, meta={"name": "requirer", "requires": {"smtp": {"interface": "smtp"}}})
+    ctx.run(ctx.on.update_status(), testing.State(relations={relation}, secrets=secrets))
+    return seen[0]
+
+
+# --- oauth v0: identity-platform's hydra ---------------------------------------------------
+
+OIDC_ISSUER = "https://iam.example.org"
+
+
+def oauth_answer(
+    requirer_app_data: Mapping[str, str], issuer: str = OIDC_ISSUER, client_id: str = "indico-client-id"
+) -> tuple[dict[str, str], frozenset[testing.Secret], list[dict[str, Any]]]:
+    """hydra's side, with charmlibs-interfaces-oauth's OAuthProvider (the PyPI library hydra
+    uses): it publishes its endpoints when the relation is created, and when the requirer's
+    client registration arrives it emits client_created; hydra then creates the client and
+    shares its id and secret (the library puts the secret in a Juju secret).
+
+    Returns the provider's app databag, the secrets shared with the requirer, and the clients
+    the library reported as requested."""
+    from charmlibs.interfaces.oauth import OAuthProvider
+
+    created: list[dict[str, Any]] = []
+
+    class Hydra(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.oauth = OAuthProvider(self, relation_name="oauth")
+            framework.observe(self.on.oauth_relation_created, self._on_created)
+            framework.observe(self.oauth.on.client_created, self._on_client_created)
+
+        def _on_created(self, _event: ops.RelationCreatedEvent) -> None:
+            self.oauth.set_provider_info_in_relation_data(
+                issuer_url=issuer,
+                authorization_endpoint=f"{issuer}/oauth2/auth",
+                token_endpoint=f"{issuer}/oauth2/token",
+                introspection_endpoint=f"{issuer}/admin/oauth2/introspect",
+                userinfo_endpoint=f"{issuer}/userinfo",
+                jwks_endpoint=f"{issuer}/.well-known/jwks.json",
+                scope="openid profile email phone",
+            )
+
+        def _on_client_created(self, event: Any) -> None:
+            created.append({"redirect_uri": event.redirect_uri, "scope": event.scope, "grant_types": event.grant_types})
+            self.oauth.set_client_credentials_in_relation_data(event.relation_id, client_id, "hydra-client-secret")
+
+    meta = {"name": "hydra", "provides": {"oauth": {"interface": "oauth"}}}
+    ctx = testing.Context(Hydra, meta=meta)
+    relation = testing.Relation("oauth", "oauth", remote_app_name="indico")
+    state = ctx.run(ctx.on.relation_created(relation), testing.State(leader=True, relations={relation}))
+    published = dataclasses.replace(
+        state.get_relation(relation.id),
+        remote_app_data=dict(requirer_app_data),  # type: ignore[call-arg]
+    )
+    out = ctx.run(
+        ctx.on.relation_changed(published, remote_unit=0), dataclasses.replace(state, relations=frozenset({published}))
+    )
+    return dict(out.get_relation(relation.id).local_app_data), shared_secrets(out.secrets), created

@@ -24,7 +24,8 @@ import pebble_ops
 import state as desired
 import status
 import workload
-from relations import database, ingress, redis, s3
+from charmlibs.interfaces.oauth import ClientConfigError, DataValidationError, OAuthRequirer
+from relations import database, ingress, oauth, redis, s3, smtp
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ SECRET_ID_KEY = "secret-id"
 class IndicoCharm(ops.CharmBase):
     def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
+        # The library publishes the client registration when the relation is created.
+        self._oauth = OAuthRequirer(self, relation_name="oauth")
         events = [
             self.on.config_changed,
             self.on.upgrade_charm,
@@ -54,6 +57,11 @@ class IndicoCharm(ops.CharmBase):
             self.on.s3_relation_created,
             self.on.s3_relation_changed,
             self.on.s3_relation_broken,
+            self.on.smtp_relation_created,
+            self.on.smtp_relation_changed,
+            self.on.smtp_relation_broken,
+            self.on.oauth_relation_changed,
+            self.on.oauth_relation_broken,
             self.on[archive.STORAGE].storage_attached,
             self.on[PEER].relation_changed,
             self.on[PEER].relation_departed,
@@ -90,6 +98,18 @@ class IndicoCharm(ops.CharmBase):
     def _s3_bucket(self) -> s3.S3Bucket | None:
         relation = self.model.get_relation("s3")
         return s3.bucket(relation) if relation is not None else None
+
+    def _smtp_server(self) -> smtp.SmtpServer | None:
+        relation = self.model.get_relation("smtp")
+        return smtp.server(relation, self.model) if relation is not None else None
+
+    def _oidc_client(self, base_url: str) -> oauth.OidcClient | None:
+        """Register (leader) the client for this site URL; the provider's client once it exists."""
+        if self.model.get_relation("oauth") is None:
+            return None
+        if self.unit.is_leader():
+            self._oauth.update_client_config(oauth.client_config(base_url))
+        return oauth.client(self._oauth)
 
     def _archive_location(self) -> Path | None:
         """Where the charm container sees the archive volume; None when it is not (or no longer) there."""
@@ -212,15 +232,21 @@ class IndicoCharm(ops.CharmBase):
             config = self._with_customization_credentials(desired.CharmConfig.from_options(dict(self.config)))
             ingress_url = self._ingress_url(config)
             bucket = self._s3_bucket()
+            mail = self._smtp_server()
+            sign_in = self._oidc_client(desired.base_url(config, ingress_url, self.app.name))
         except s3.S3DataError as exc:
             return self._keep_running(ops.BlockedStatus(f"s3 relation: {exc}"))
+        except smtp.SmtpDataError as exc:
+            return self._keep_running(ops.BlockedStatus(f"smtp relation: {exc}"))
+        except (ClientConfigError, DataValidationError) as exc:
+            return self._keep_running(ops.BlockedStatus(f"oauth relation: {exc}"))
         except (desired.InvalidConfigError, ingress.IngressUrlError) as exc:
             return self._keep_running(ops.BlockedStatus(str(exc)))
         external_errors = {
             option: desired.redact(error, config.customization_sources_url)
             for option, error in self._sync_external(config, refresh_external).items()
         }
-        state, missing = self._desired_state(config, ingress_url, bucket)
+        state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in)
         layers = workload.desired_layers(state, self.unit.is_leader())
         try:
             unreachable = self._apply(layers)
@@ -237,7 +263,10 @@ class IndicoCharm(ops.CharmBase):
         version = status.indico_version(facts)
         if version:
             self.unit.set_workload_version(version)
-        return status.workload_status(facts, status.enabled_services(layers))
+        result = status.workload_status(facts, status.enabled_services(layers))
+        if isinstance(result, ops.ActiveStatus) and mail is None:
+            return ops.ActiveStatus(status.MAIL_OFF)
+        return result
 
     def _keep_running(self, blocked: ops.StatusBase) -> ops.StatusBase:
         """An operator's mistake must not take the site down: what runs stays untouched; an idle
@@ -248,7 +277,12 @@ class IndicoCharm(ops.CharmBase):
         return blocked
 
     def _desired_state(
-        self, config: desired.CharmConfig, ingress_url: str | None, bucket: s3.S3Bucket | None
+        self,
+        config: desired.CharmConfig,
+        ingress_url: str | None,
+        bucket: s3.S3Bucket | None,
+        mail: smtp.SmtpServer | None,
+        sign_in: oauth.OidcClient | None,
     ) -> tuple[desired.State | None, ops.StatusBase | None]:
         """The workloads' settings, or None and the status that says what is missing."""
         for endpoint in ("database", "redis"):
@@ -281,6 +315,8 @@ class IndicoCharm(ops.CharmBase):
             secret_key=secret_key,
             is_leader=self.unit.is_leader(),
             s3=bucket,
+            smtp=mail,
+            oidc=sign_in,
         )
         return state, None
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from relations.oauth import OidcClient
 from relations.s3 import S3Bucket
+from relations.smtp import SmtpServer
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
@@ -40,6 +42,7 @@ class CharmConfig:
     external_plugins: tuple[str, ...] = ()
     customization_sources_url: str = ""
     customization_sources_secret: str = ""  # a Juju secret's id: credentials for the URL
+    local_login: bool = True
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -77,6 +80,7 @@ class CharmConfig:
             external_plugins=plugin_specs(str(options.get("external_plugins") or "")),
             customization_sources_url=customization,
             customization_sources_secret=_secret_option(options, customization),
+            local_login=bool(options.get("enable_local_login", True)),
         )
 
 
@@ -139,6 +143,8 @@ class State:
     secret_key: str
     is_leader: bool
     s3: S3Bucket | None = None  # uploaded files go to this bucket instead of the archive volume
+    smtp: SmtpServer | None = None  # without it, mail is off
+    oidc: OidcClient | None = None  # sign-in through the oauth relation's provider
 
 
 def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str:

@@ -12,6 +12,7 @@ import ops
 from pebble_ops import WorkloadFacts
 
 FAILING = {"backoff", "error"}
+MAIL_OFF = "mail is off: integrate with an smtp provider (e.g. smtp-integrator)"
 
 
 def enabled_services(layers: dict[str, dict[str, Any]]) -> dict[str, set[str]]:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from relations import s3
+from relations import oauth, s3, smtp
 from state import CharmConfig, State
 
 LAYER_LABEL = "indico-charm"
@@ -33,11 +33,14 @@ def indico_environment(state: State) -> dict[str, str]:
     optional = {
         "INDICO_SUPPORT_EMAIL": config.support_email,
         "INDICO_PUBLIC_SUPPORT_EMAIL": config.public_support_email,
-        "INDICO_NO_REPLY_EMAIL": config.no_reply_email,
+        # The sender the mail server requires, unless the operator names one.
+        "INDICO_NO_REPLY_EMAIL": config.no_reply_email or (state.smtp.sender if state.smtp else ""),
     }
     # Empty means "the rock's default"; a key is never left out, since Pebble would keep its old value.
     env.update(optional)
     env.update(s3.environment(state.s3))
+    env.update(smtp.environment(state.smtp))
+    env.update(oauth.environment(state.oidc, config.local_login))
     return env
 
 

@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO / "charm" / "src"))
 import pebble_ops  # noqa: E402
 from actions import ActionFailedError  # noqa: E402
 from state import CharmConfig  # noqa: E402
+from status import MAIL_OFF  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
 
 from charm import IndicoCharm  # noqa: E402
@@ -172,7 +173,7 @@ def charm_layers(
         secrets=db_secrets | secrets,
     )
     out = ctx.run(ctx.on.config_changed(), state)
-    assert out.unit_status == testing.ActiveStatus(), out.unit_status
+    assert out.unit_status == testing.ActiveStatus(MAIL_OFF), out.unit_status
     return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
 
 

@@ -119,3 +119,51 @@ def test_an_s3_value_indico_cannot_carry_is_refused_by_name(
 def test_an_unknown_s3_mode_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     with pytest.raises(RuntimeError, match=f"^{variable}"):
         load(monkeypatch, **{**S3, variable: value})
+
+
+def test_without_a_mail_server_mail_is_off_not_sent_to_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, INDICO_SMTP_HOST="")
+    assert settings["EMAIL_BACKEND"] == "indico.vendor.django_mail.backends.locmem.EmailBackend"
+    assert "SMTP_SERVER" not in settings
+
+
+def test_a_mail_server_is_used_with_its_transport_security(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(
+        monkeypatch, INDICO_SMTP_HOST="smtp.example.org", INDICO_SMTP_PORT="465", INDICO_SMTP_USE_SSL="true"
+    )
+    assert settings["SMTP_SERVER"] == ("smtp.example.org", 465)
+    assert (settings["SMTP_USE_SSL"], settings["SMTP_USE_TLS"]) == (True, False)
+    assert "EMAIL_BACKEND" not in settings
+
+
+def test_starttls_and_tls_together_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match=r"INDICO_SMTP_USE_TLS .* exclude each other"):
+        load(monkeypatch, INDICO_SMTP_HOST="smtp", INDICO_SMTP_USE_TLS="true", INDICO_SMTP_USE_SSL="true")
+
+
+def test_an_openid_connect_client_becomes_a_login_and_identity_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(
+        monkeypatch,
+        INDICO_OIDC_CLIENT_ID="indico-client",
+        INDICO_OIDC_CLIENT_SECRET="s3cr3t",
+        INDICO_OIDC_METADATA_URL="https://login.example.org/.well-known/openid-configuration",
+    )
+    auth = settings["AUTH_PROVIDERS"]["oidc"]
+    assert auth["type"] == "authlib"
+    assert auth["authlib_args"]["client_id"] == "indico-client"
+    assert auth["authlib_args"]["server_metadata_url"] == "https://login.example.org/.well-known/openid-configuration"
+    assert auth["authlib_args"]["client_kwargs"] == {"scope": "openid email profile"}
+    assert settings["IDENTITY_PROVIDERS"]["oidc"]["identifier_field"] == "sub"
+    assert settings["PROVIDER_MAP"] == {"oidc": "oidc"}
+    assert settings["LOCAL_IDENTITIES"] is True, "local accounts stay unless turned off"
+
+
+def test_without_openid_connect_only_local_accounts(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, INDICO_OIDC_CLIENT_ID="", INDICO_LOCAL_IDENTITIES="false")
+    assert settings["AUTH_PROVIDERS"] == settings["IDENTITY_PROVIDERS"] == {}
+    assert settings["LOCAL_IDENTITIES"] is False
+
+
+def test_an_openid_client_without_a_discovery_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match=r"^INDICO_OIDC_METADATA_URL"):
+        load(monkeypatch, INDICO_OIDC_CLIENT_ID="indico-client", INDICO_OIDC_METADATA_URL="")

@@ -11,12 +11,16 @@ from ops import testing
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
+from status import MAIL_OFF  # noqa: E402
+
 from charm import IndicoCharm  # noqa: E402
 from tests import real_providers as providers  # noqa: E402
 
 ROCK_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
 # Juju attaches the archive volume before the first hook of a Kubernetes unit.
 ARCHIVE = testing.Storage("archive")
+# Serving, without an smtp relation (most tests have none): the status says mail is off.
+ACTIVE = testing.ActiveStatus(MAIL_OFF)
 
 
 def rock_layer(container: str) -> object:

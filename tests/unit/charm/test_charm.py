@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from ops import pebble, testing
 
 from tests import real_providers as providers
-from tests.unit.charm.conftest import ARCHIVE, containers, database_relation, redis_relation
+from tests.unit.charm.conftest import ACTIVE, ARCHIVE, containers, database_relation, redis_relation
 
 PEER = testing.PeerRelation("indico-peers")
 
@@ -39,7 +39,7 @@ def test_invalid_config_blocks_and_names_the_option(ctx: testing.Context) -> Non
 
 def test_leader_runs_web_worker_and_beat_with_the_environment(ctx: testing.Context) -> None:
     out = ctx.run(ctx.on.config_changed(), full_state(leader=True))
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     web = out.get_container("indico").plan.services
     assert web["indico"].command == "/usr/local/bin/indico-start web", "the rock's command is kept"
     assert web["indico"].startup == "enabled" and web["celery-beat"].startup == "disabled"
@@ -135,7 +135,7 @@ def test_waiting_while_pebble_is_not_up(ctx: testing.Context) -> None:
 def test_pebble_ready_of_each_container_converges(ctx: testing.Context, container: str) -> None:
     state = full_state()
     out = ctx.run(ctx.on.pebble_ready(next(c for c in state.containers if c.name == container)), state)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -179,7 +179,7 @@ def test_a_peer_leaving_keeps_the_unit_active(ctx: testing.Context) -> None:
     state = full_state()
     peer = next(r for r in state.relations if r.endpoint == "indico-peers")
     out = ctx.run(ctx.on.relation_departed(peer, remote_unit=1), state)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
 
 
 def test_a_follower_reads_a_changed_secret_again(ctx: testing.Context) -> None:
@@ -208,7 +208,7 @@ def test_database_credentials_arriving_complete_the_configuration(ctx: testing.C
     assert isinstance(waiting.unit_status, testing.WaitingStatus) and "database" in waiting.unit_status.message
     arrived = dataclasses.replace(waiting, relations=frozenset({database, redis_relation(), PEER}), secrets=secrets)
     out = ctx.run(ctx.on.relation_changed(database), arrived)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     env = out.get_container("indico").plan.services["indico"].environment
     assert env["INDICO_DB_URI"].startswith("postgresql://relation-")
 
@@ -227,7 +227,7 @@ def test_a_new_redis_primary_is_followed(ctx: testing.Context) -> None:
 def test_removing_the_ingress_falls_back_to_the_default_url(ctx: testing.Context) -> None:
     state, ingress = state_with_ingress()
     out = ctx.run(ctx.on.relation_broken(ingress), state)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert out.get_container("indico").plan.services["indico"].environment["INDICO_BASE_URL"] == "http://indico.local"
 
 

@@ -13,7 +13,7 @@ import pytest
 from ops import testing
 from workload import url_fingerprint
 
-from tests.unit.charm.conftest import ARCHIVE, database_relation, redis_relation, rock_layer
+from tests.unit.charm.conftest import ACTIVE, ARCHIVE, database_relation, redis_relation, rock_layer
 
 SYNC = ["/usr/local/bin/indico-external", "sync"]
 WHEEL = "/srv/wheels/indico_plugin_probe-1.0-py3-none-any.whl"
@@ -75,7 +75,7 @@ def state_with(
 
 def test_new_inputs_run_the_rocks_tool_in_both_indico_containers(ctx: testing.Context, tmp_path: Path) -> None:
     out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)})))
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     expected = [*SYNC, "--", *SPECS]
     for container in ("indico", "celery"):
         (call,) = ctx.exec_history[container]
@@ -89,13 +89,13 @@ def test_recorded_inputs_mean_no_pip_or_git(ctx: testing.Context, tmp_path: Path
     for name in ("indico", "celery"):
         record(tmp_path / name, SPECS, "https://git.example/c.git")
     out = ctx.run(ctx.on.config_changed(), state)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert ctx.exec_history == {}
 
 
 def test_default_config_runs_nothing(ctx: testing.Context, tmp_path: Path) -> None:
     out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={}))
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert ctx.exec_history == {}
 
 
@@ -123,7 +123,7 @@ def test_changed_inputs_run_again(ctx: testing.Context, tmp_path: Path) -> None:
     for name in ("indico", "celery"):
         record(tmp_path / name, ["indico-plugin-old"], "https://git.example/c.git")
     out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)})))
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert len(ctx.exec_history["indico"]) == 1 and len(ctx.exec_history["celery"]) == 1
 
 
@@ -200,7 +200,7 @@ def everything_shown(ctx: testing.Context, out: testing.State) -> str:
 def test_the_secrets_credentials_reach_git_only_through_the_environment(ctx: testing.Context, tmp_path: Path) -> None:
     state = with_secret(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)}), {"username": "bot", "token": TOKEN})
     out = ctx.run(ctx.on.config_changed(), state)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     call = ctx.exec_history["indico"][0]
     assert call.environment["INDICO_EXTERNAL_CUSTOMIZATION_URL"] == f"https://bot:{TOKEN}@git.example/private.git"
     assert TOKEN not in " ".join(call.command)

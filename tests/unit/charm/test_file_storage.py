@@ -10,7 +10,7 @@ import pytest
 from ops import testing
 
 from tests import real_providers as providers
-from tests.unit.charm.conftest import ARCHIVE, containers, database_relation, env_of, redis_relation
+from tests.unit.charm.conftest import ACTIVE, ARCHIVE, containers, database_relation, env_of, redis_relation
 from tests.unit.charm.test_relation_conformance import INTEGRATOR
 
 PEER = testing.PeerRelation("indico-peers")
@@ -45,7 +45,7 @@ def test_the_archive_volume_is_given_to_the_workloads_user(ctx: testing.Context)
     out = ctx.run(ctx.on.storage_attached(ARCHIVE), state())
     info = volume.stat()
     assert (info.st_uid, info.st_gid) == (archive.WORKLOAD_UID, archive.WORKLOAD_GID)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert startup(out, "indico", "indico") == startup(out, "celery", "celery-worker") == "enabled"
 
 
@@ -89,7 +89,7 @@ def test_two_units_without_s3_block_naming_the_relation_and_keep_serving(ctx: te
 
 def test_two_units_with_s3_are_active(ctx: testing.Context) -> None:
     out = ctx.run(ctx.on.config_changed(), state(answered_s3(), planned_units=2))
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert env_of(out, "celery")["INDICO_S3_BUCKET"] == "indico-files"
 
 
@@ -107,4 +107,4 @@ def test_a_removed_s3_relation_returns_new_uploads_to_the_volume(ctx: testing.Co
     assert env_of(with_s3, "indico")["INDICO_S3_BUCKET"] == "indico-files"
     out = ctx.run(ctx.on.relation_broken(with_s3.get_relation(bucket.id)), with_s3)
     assert not any(value for key, value in env_of(out, "indico").items() if key.startswith("INDICO_S3_"))
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE

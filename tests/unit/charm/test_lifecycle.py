@@ -14,7 +14,15 @@ import pytest
 from ops import pebble, testing
 
 from tests import real_providers as providers
-from tests.unit.charm.conftest import ARCHIVE, ROCK_OF, containers, database_relation, redis_relation, rock_layer
+from tests.unit.charm.conftest import (
+    ACTIVE,
+    ARCHIVE,
+    ROCK_OF,
+    containers,
+    database_relation,
+    redis_relation,
+    rock_layer,
+)
 
 PEER = testing.PeerRelation("indico-peers")
 
@@ -84,7 +92,7 @@ def test_active_only_when_indico_answers(ctx: testing.Context) -> None:
     up = dataclasses.replace(down, status=pebble.CheckStatus.UP)
     recovered = with_indico(out, check_infos={up})
     out = ctx.run(ctx.on.pebble_check_recovered(recovered.get_container("indico"), up), recovered)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
 
 
 def test_a_failed_migration_blocks_with_its_reason(ctx: testing.Context, tmp_path: Path) -> None:

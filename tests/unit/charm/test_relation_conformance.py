@@ -18,7 +18,7 @@ from ops import testing
 
 from charm import IndicoCharm
 from tests import real_providers as providers
-from tests.unit.charm.conftest import ARCHIVE, REPO, containers, env_of
+from tests.unit.charm.conftest import ACTIVE, ARCHIVE, REPO, containers, env_of
 
 PEER = testing.PeerRelation("indico-peers")
 
@@ -72,7 +72,7 @@ def test_postgresql_k8s_answer_configures_indico(ctx: testing.Context) -> None:
     )
     final = ctx.run(ctx.on.relation_changed(answered, remote_unit=0), state)
 
-    assert final.unit_status == testing.ActiveStatus()
+    assert final.unit_status == ACTIVE
     uri = env_of(final, "indico")["INDICO_DB_URI"]
     assert re.fullmatch(rf"postgresql://relation-\d+@{providers.PG_PRIMARY}/indico", uri)
     assert env_of(final, "indico")["PGPASSWORD"] == providers.PG_PASSWORD, "libpq's own variable: no URL encoding"
@@ -120,7 +120,7 @@ def test_redis_k8s_units_configure_broker_and_cache(ctx: testing.Context) -> Non
     redis = providers.redis_relation(primary_address="10.1.0.7")
     out = ctx.run(ctx.on.relation_changed(redis, remote_unit=0), _full_state(database, redis, secrets=secrets))
     env = env_of(out, "indico")
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert env["INDICO_CELERY_BROKER_URL"] == "redis://10.1.0.7:6379/0" == env["INDICO_REDIS_URL"]
     assert env["INDICO_REDIS_CACHE_URL"] == "redis://10.1.0.7:6379/1", "the cache never shares the broker's database"
     assert providers.redis_library_url(redis) == "redis://10.1.0.7:6379", "redis-k8s's own requirer agrees on the host"
@@ -184,7 +184,7 @@ def test_ingress_request_validates_against_the_published_spec(ctx: testing.Conte
 def test_host_routed_ingress_url_becomes_the_base_url(ctx: testing.Context, scheme: str) -> None:
     out, saw = ingress_exchange(ctx, routing_mode="subdomain", scheme=scheme)
     assert saw.url == f"{scheme}://dev-indico.ingress.example/"
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert env_of(out, "indico")["INDICO_BASE_URL"] == f"{scheme}://dev-indico.ingress.example"
 
 
@@ -197,7 +197,7 @@ def test_path_routed_ingress_blocks_and_says_what_to_do(ctx: testing.Context) ->
 
 def test_path_routed_ingress_with_a_site_url_serves_the_site_url(ctx: testing.Context) -> None:
     out, _ = ingress_exchange(ctx, routing_mode="path", site_url="https://events.example.org")
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     assert env_of(out, "indico")["INDICO_BASE_URL"] == "https://events.example.org"
 
 
@@ -270,7 +270,7 @@ def test_without_a_bucket_request_s3_integrator_answers_nothing() -> None:
 
 def test_s3_integrator_answer_configures_indico(ctx: testing.Context) -> None:
     out, _, _ = s3_exchange(ctx, INTEGRATOR)
-    assert out.unit_status == testing.ActiveStatus()
+    assert out.unit_status == ACTIVE
     for container in ("indico", "celery"):
         env = env_of(out, container)
         assert env["INDICO_S3_BUCKET"] == "indico-files", "the integrator's bucket wins over the requested one"
@@ -290,3 +290,134 @@ def test_s3_credentials_indico_cannot_carry_block_and_name_the_key(ctx: testing.
     assert out.unit_status.message.startswith("s3 relation: the secret-key contains a comma")
     assert "abc" not in out.unit_status.message, "no credential in the status"
     assert env_of(out, "indico").get("INDICO_S3_BUCKET", "") == ""
+
+
+# --- smtp v0 -------------------------------------------------------------------------------
+
+SMTP = {
+    "host": "smtp.example.org",
+    "port": 587,
+    "user": "indico",
+    "password": "p@ss,wörd=1",
+    "auth_type": "plain",
+    "transport_security": "starttls",
+    "smtp_sender": "events@example.org",
+}
+
+
+def smtp_exchange(
+    ctx: testing.Context, settings: dict[str, object], secret: bool = True, **config: str
+) -> tuple[testing.State, testing.Relation, frozenset[testing.Secret]]:
+    answer, shared = providers.smtp_answer(settings, secret=secret)
+    relation = testing.Relation("smtp", "smtp", remote_app_name="smtp-integrator", remote_app_data=answer)
+    database, secrets = _database()
+    state = dataclasses.replace(
+        _full_state(database, providers.redis_relation(), relation, secrets=secrets | shared), config=config
+    )
+    return ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state), relation, shared
+
+
+@pytest.mark.parametrize("secret", [True, False], ids=["password_id", "legacy-password"])
+def test_smtp_integrator_answer_configures_mail(ctx: testing.Context, secret: bool) -> None:
+    out, relation, shared = smtp_exchange(ctx, SMTP, secret=secret)
+    assert ("password_id" in dict(relation.remote_app_data)) is secret
+    assert out.unit_status == testing.ActiveStatus(), "mail is on"
+    library = providers.smtp_library_view(relation, shared)  # smtp-integrator's own requirer
+    for container in ("indico", "celery"):  # Indico sends mail from Celery
+        env = env_of(out, container)
+        assert (env["INDICO_SMTP_HOST"], env["INDICO_SMTP_PORT"]) == (library.host, str(library.port))
+        assert (env["INDICO_SMTP_LOGIN"], env["INDICO_SMTP_PASSWORD"]) == (library.user, library.password)
+        assert env["INDICO_SMTP_PASSWORD"] == SMTP["password"]
+        assert (env["INDICO_SMTP_USE_TLS"], env["INDICO_SMTP_USE_SSL"]) == ("true", "false")
+        assert env["INDICO_NO_REPLY_EMAIL"] == "events@example.org", "the sender the mail server requires"
+
+
+def test_an_operators_sender_wins_over_the_integrators(ctx: testing.Context) -> None:
+    out, _, _ = smtp_exchange(ctx, SMTP, indico_no_reply_email="noreply@events.example.org")
+    assert env_of(out, "indico")["INDICO_NO_REPLY_EMAIL"] == "noreply@events.example.org"
+
+
+def test_implicit_tls_without_authentication(ctx: testing.Context) -> None:
+    settings = {"host": "mail", "port": 465, "auth_type": "none", "transport_security": "tls"}
+    out, _, _ = smtp_exchange(ctx, settings)
+    env = env_of(out, "indico")
+    assert (env["INDICO_SMTP_USE_TLS"], env["INDICO_SMTP_USE_SSL"]) == ("false", "true")
+    assert env["INDICO_SMTP_LOGIN"] == env["INDICO_SMTP_PASSWORD"] == ""
+
+
+def test_skip_ssl_verify_blocks_and_says_what_to_change(ctx: testing.Context) -> None:
+    out, _, _ = smtp_exchange(ctx, {**SMTP, "skip_ssl_verify": True})
+    assert out.unit_status == testing.BlockedStatus(
+        "smtp relation: skip_ssl_verify is not supported: Indico always verifies the mail server's certificate "
+        "(set skip_ssl_verify=false on the smtp integrator)"
+    )
+
+
+def test_the_charm_publishes_nothing_on_smtp(ctx: testing.Context) -> None:
+    """The spec: "Requirer is not expected to publish anything". (Its provider schema is not used:
+    under pydantic 2 it demands every optional key, which no provider writes.)"""
+    out, relation, _ = smtp_exchange(ctx, SMTP)
+    sent = out.get_relation(relation.id)
+    assert dict(sent.local_app_data) == {}
+    assert set(sent.local_unit_data) <= set(testing.Relation("x").local_unit_data)
+
+
+# --- oauth v0 ------------------------------------------------------------------------------
+
+
+def oauth_exchange(
+    ctx: testing.Context, **config: str | bool
+) -> tuple[testing.State, dict[str, str], list[dict[str, object]]]:
+    """The charm registers its client, hydra's library hears it and answers, the charm reads it."""
+    database, secrets = _database()
+    relation = testing.Relation("oauth", "oauth", remote_app_name="hydra")
+    state = dataclasses.replace(
+        _full_state(database, providers.redis_relation(), relation, secrets=secrets),
+        config={"site_url": "https://events.example.org", **config},
+    )
+    asked = ctx.run(ctx.on.relation_created(relation), state)
+    sent: dict[str, str] = dict(asked.get_relation(relation.id).local_app_data)
+    answer, shared, created = providers.oauth_answer(sent)
+    answered = dataclasses.replace(asked.get_relation(relation.id), remote_app_data=answer)  # type: ignore[call-arg]
+    others = frozenset(r for r in asked.relations if r.id != relation.id)
+    out = ctx.run(
+        ctx.on.relation_changed(answered, remote_unit=0),
+        dataclasses.replace(asked, relations=others | {answered}, secrets=asked.secrets | shared),
+    )
+    return out, sent, created
+
+
+def test_hydra_registers_the_client_for_indicos_callback(ctx: testing.Context) -> None:
+    _, sent, created = oauth_exchange(ctx)
+    assert created == [
+        {
+            "redirect_uri": "https://events.example.org/multipass/authlib/oidc",
+            "scope": "openid email profile",
+            "grant_types": ["authorization_code"],
+        }
+    ]
+    jsonschema.validate(
+        {"application-data": decoded_lists(sent), "related-units": {}},
+        providers.spec_json_schema("oauth", "v0", "requirer"),
+    )
+
+
+def test_hydras_client_configures_sign_in(ctx: testing.Context) -> None:
+    out, _, _ = oauth_exchange(ctx, enable_local_login=False)
+    for container in ("indico", "celery"):
+        env = env_of(out, container)
+        assert env["INDICO_OIDC_CLIENT_ID"] == "indico-client-id"
+        assert env["INDICO_OIDC_CLIENT_SECRET"] == "hydra-client-secret", "read from the secret hydra shared"
+        assert env["INDICO_OIDC_METADATA_URL"] == f"{providers.OIDC_ISSUER}/.well-known/openid-configuration"
+        assert env["INDICO_LOCAL_IDENTITIES"] == "false"
+
+
+def test_local_login_stays_while_no_provider_answers(ctx: testing.Context) -> None:
+    database, secrets = _database()
+    pending = testing.Relation("oauth", "oauth", remote_app_name="hydra")
+    state = dataclasses.replace(
+        _full_state(database, providers.redis_relation(), pending, secrets=secrets),
+        config={"enable_local_login": False},
+    )
+    env = env_of(ctx.run(ctx.on.relation_created(pending), state), "indico")
+    assert env["INDICO_OIDC_CLIENT_ID"] == "" and env["INDICO_LOCAL_IDENTITIES"] == "true"

@@ -1,0 +1,251 @@
+"""Mail and sign-in settings reaching Indico, each against a real other side on loopback.
+
+Mail: a real SMTP server (aiosmtpd) offers STARTTLS, refuses mail and logins before it, and accepts
+only the credentials the charm would hand over from smtp-integrator: a mail that arrives proves the
+rock's INDICO_SMTP_* settings reach Indico's Celery worker, its TLS and its login. The mail is a
+password reset asked for over HTTP through NGINX, as a person asks for one.
+
+Sign-in: an OpenID provider's discovery document served on loopback; Indico's login sends the
+browser to the provider's authorization endpoint with the client the charm registered.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import ssl
+import subprocess
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import docker
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from rockbuild.builder import BuiltRock
+from tests.image import indico_site
+from tests.image.conftest import wait_for
+from tests.image.services import Postgres, Redis, free_port, installed
+from tests.image.test_indico_rocks import indico_env
+
+LOGIN, PASSWORD = "indico", "mail-p@ss,word"
+SENDER = "events@example.org"  # smtp-integrator's smtp_sender, which the charm makes the no-reply address
+CA_PATH = "/srv/mail-ca/ca.crt"
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: email.message.EmailMessage
+    over_tls: bool
+    login: bytes | None
+
+
+@dataclass
+class Recorder:
+    received: list[Received] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        login = session.auth_data if session.authenticated else None
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.ssl is not None, login)
+        )
+        return "250 OK"
+
+
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        LOGIN.encode(),
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False, auth_data=auth_data.login if ok else None)
+
+
+@pytest.fixture(scope="module")
+def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Recorder, int, Path]]:
+    """An SMTP server on 127.0.0.1 that demands STARTTLS (certificate for `localhost`) and a login."""
+    tmp_path = tmp_path_factory.mktemp("mail")
+    subprocess.run(
+        [
+            installed("openssl"),
+            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"),
+            *(
+                "-addext",
+                "subjectAltName=DNS:localhost",
+                "-keyout",
+                str(tmp_path / "key"),
+                "-out",
+                str(tmp_path / "ca.crt"),
+            ),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    tmp_path.chmod(0o755)
+    (tmp_path / "ca.crt").chmod(0o644)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(tmp_path / "ca.crt", tmp_path / "key")
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="localhost",
+        tls_context=tls,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        yield recorder, port, tmp_path
+    finally:
+        controller.stop()
+
+
+class OpenIdProvider(BaseHTTPRequestHandler):
+    """The discovery document of an OpenID provider (what hydra serves at its issuer URL)."""
+
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        OpenIdProvider.requests.append(self.path)
+        issuer = f"http://127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
+        document = {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth2/auth",
+            "token_endpoint": f"{issuer}/oauth2/token",
+            "userinfo_endpoint": f"{issuer}/userinfo",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+        found = self.path == "/.well-known/openid-configuration"
+        body = json.dumps(document).encode() if found else b"{}"
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def openid_provider() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), OpenIdProvider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Site:
+    indico: Any
+    recorder: Recorder
+    issuer: str
+
+
+@pytest.fixture(scope="module")
+def site(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    backing_services: tuple[Postgres, Redis],
+    mail_server: tuple[Recorder, int, Path],
+    openid_provider: str,
+) -> Iterator[Site]:
+    recorder, port, certificates = mail_server
+    postgres, redis = backing_services
+    env = indico_env(postgres, redis, "indico_mail_sign_in") | {
+        # What the charm sets from smtp-integrator's answer (relations/smtp.py).
+        "INDICO_SMTP_HOST": "localhost",
+        "INDICO_SMTP_PORT": str(port),
+        "INDICO_SMTP_LOGIN": LOGIN,
+        "INDICO_SMTP_PASSWORD": PASSWORD,
+        "INDICO_SMTP_USE_TLS": "true",
+        "INDICO_SMTP_USE_SSL": "false",
+        "INDICO_NO_REPLY_EMAIL": SENDER,
+        # The test's own CA, which OpenSSL's default verify paths read.
+        "SSL_CERT_FILE": CA_PATH,
+        # What the charm sets from hydra's answer (relations/oauth.py).
+        "INDICO_OIDC_CLIENT_ID": "indico-client-id",
+        "INDICO_OIDC_CLIENT_SECRET": "hydra-client-secret",
+        "INDICO_OIDC_METADATA_URL": f"{openid_provider}/.well-known/openid-configuration",
+        "INDICO_OIDC_SCOPE": "openid email profile",
+        "INDICO_LOCAL_IDENTITIES": "true",
+    }
+    started = [
+        docker_client.containers.run(
+            rocks["indico"].image,
+            detach=True,
+            network_mode="host",
+            environment=env,
+            volumes={str(certificates / "ca.crt"): {"bind": CA_PATH, "mode": "ro"}},
+        ),
+        docker_client.containers.run(
+            rocks["indico-nginx"].image,
+            detach=True,
+            network_mode="host",
+            environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
+        ),
+    ]
+    try:
+        browser = indico_site.Browser()
+        wait_for(lambda: browser.get("/login/").status_code == 200, 300, "Indico to answer through NGINX")
+        indico_site.create_admin(started[0])
+        yield Site(started[0], recorder, openid_provider)
+    finally:
+        for container in started:
+            container.remove(force=True)
+
+
+def test_a_password_reset_mail_goes_out_over_starttls_with_the_login_and_sender(site: Site) -> None:
+    browser = indico_site.Browser()
+    asked = browser.post(
+        "/reset-password/",
+        data={"email": indico_site.ADMIN_EMAIL, "csrf_token": browser.csrf_token("/reset-password/")},
+    )
+    assert asked.status_code == 200, asked.status_code
+    wait_for(lambda: site.recorder.received, 120, "Indico's Celery worker to send the password-reset mail")
+
+    mail = site.recorder.received[0]
+    assert mail.over_tls, "the server refuses MAIL before STARTTLS"
+    assert mail.login == LOGIN.encode()
+    assert mail.rcpt_tos == [indico_site.ADMIN_EMAIL]
+    assert mail.message["From"].addresses[0].addr_spec == SENDER
+    body = mail.message.get_body(preferencelist=("plain", "html"))
+    assert body is not None and "http://localhost:8080/reset-password/" in body.get_content()
+
+
+def test_sign_in_sends_the_browser_to_the_providers_authorization_endpoint(site: Site) -> None:
+    browser = indico_site.Browser()
+    page = browser.get("/login/")
+    assert "Single sign-on" in page.text, "the provider is offered on the login page"
+    redirect = browser.get("/login/oidc/", allow_redirects=False)
+    assert redirect.status_code == 302, redirect.status_code
+    target = urllib.parse.urlsplit(redirect.headers["Location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{site.issuer}/oauth2/auth"
+    query = urllib.parse.parse_qs(target.query)
+    assert query["client_id"] == ["indico-client-id"]
+    assert query["redirect_uri"] == ["http://localhost:8080/multipass/authlib/oidc"], "what the charm registered"
+    assert query["response_type"] == ["code"]
+    assert query["scope"] == ["openid email profile"]
+    assert query["state"][0]
+    assert "/.well-known/openid-configuration" in OpenIdProvider.requests, "endpoints came from discovery"
