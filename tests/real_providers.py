@@ -382,3 +382,36 @@ def oauth_answer(
         ctx.on.relation_changed(published, remote_unit=0), dataclasses.replace(state, relations=frozenset({published}))
     )
     return dict(out.get_relation(relation.id).local_app_data), shared_secrets(out.secrets), created
+
+
+# --- saml v0: saml-integrator --------------------------------------------------------------
+
+SAML_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+
+
+def saml_answer(entity_id: str, sign_on_url: str, certificates: tuple[str, ...]) -> dict[str, str]:
+    """saml-integrator's side: SamlProvides publishes a SamlRelationData (the library's model
+    validates it), as saml-integrator builds it from the identity provider's metadata."""
+    lib = oracle_module("charms.saml_integrator.v0.saml")
+
+    class SamlIntegrator(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.saml = lib.SamlProvides(self)
+            framework.observe(self.on.saml_relation_joined, self._on_joined)
+
+        def _on_joined(self, event: ops.RelationJoinedEvent) -> None:
+            endpoints = (
+                lib.SamlEndpoint(name="SingleSignOnService", url=sign_on_url, binding=SAML_REDIRECT),
+                lib.SamlEndpoint(name="SingleLogoutService", url=f"{sign_on_url}/logout", binding=SAML_REDIRECT),
+            )
+            data = lib.SamlRelationData(
+                entity_id=entity_id, metadata_url=None, certificates=certificates, endpoints=endpoints
+            )
+            self.saml.update_relation_data(event.relation, data)
+
+    meta = {"name": "saml-integrator", "provides": {"saml": {"interface": "saml"}}}
+    ctx = testing.Context(SamlIntegrator, meta=meta)
+    relation = testing.Relation("saml", "saml", remote_app_name="indico")
+    out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
+    return dict(out.get_relation(relation.id).local_app_data)

@@ -25,7 +25,7 @@ import state as desired
 import status
 import workload
 from charmlibs.interfaces.oauth import ClientConfigError, DataValidationError, OAuthRequirer
-from relations import database, ingress, oauth, redis, s3, smtp
+from relations import database, ingress, oauth, redis, s3, saml, smtp
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class IndicoCharm(ops.CharmBase):
             self.on.smtp_relation_changed,
             self.on.smtp_relation_broken,
             self.on.oauth_relation_changed,
+            self.on.saml_relation_changed,
+            self.on.saml_relation_broken,
             self.on.oauth_relation_broken,
             self.on[archive.STORAGE].storage_attached,
             self.on[PEER].relation_changed,
@@ -110,6 +112,10 @@ class IndicoCharm(ops.CharmBase):
         if self.unit.is_leader():
             self._oauth.update_client_config(oauth.client_config(base_url))
         return oauth.client(self._oauth)
+
+    def _saml_identity_provider(self) -> saml.SamlIdentityProvider | None:
+        relation = self.model.get_relation("saml")
+        return saml.identity_provider(relation) if relation is not None else None
 
     def _archive_location(self) -> Path | None:
         """Where the charm container sees the archive volume; None when it is not (or no longer) there."""
@@ -234,19 +240,22 @@ class IndicoCharm(ops.CharmBase):
             bucket = self._s3_bucket()
             mail = self._smtp_server()
             sign_in = self._oidc_client(desired.base_url(config, ingress_url, self.app.name))
+            saml_idp = self._saml_identity_provider()
         except s3.S3DataError as exc:
             return self._keep_running(ops.BlockedStatus(f"s3 relation: {exc}"))
         except smtp.SmtpDataError as exc:
             return self._keep_running(ops.BlockedStatus(f"smtp relation: {exc}"))
         except (ClientConfigError, DataValidationError) as exc:
             return self._keep_running(ops.BlockedStatus(f"oauth relation: {exc}"))
+        except saml.SamlDataError as exc:
+            return self._keep_running(ops.BlockedStatus(f"saml relation: {exc}"))
         except (desired.InvalidConfigError, ingress.IngressUrlError) as exc:
             return self._keep_running(ops.BlockedStatus(str(exc)))
         external_errors = {
             option: desired.redact(error, config.customization_sources_url)
             for option, error in self._sync_external(config, refresh_external).items()
         }
-        state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in)
+        state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
         layers = workload.desired_layers(state, self.unit.is_leader())
         try:
             unreachable = self._apply(layers)
@@ -283,6 +292,7 @@ class IndicoCharm(ops.CharmBase):
         bucket: s3.S3Bucket | None,
         mail: smtp.SmtpServer | None,
         sign_in: oauth.OidcClient | None,
+        saml_idp: saml.SamlIdentityProvider | None,
     ) -> tuple[desired.State | None, ops.StatusBase | None]:
         """The workloads' settings, or None and the status that says what is missing."""
         for endpoint in ("database", "redis"):
@@ -317,6 +327,7 @@ class IndicoCharm(ops.CharmBase):
             s3=bucket,
             smtp=mail,
             oidc=sign_in,
+            saml=saml_idp,
         )
         return state, None
 

@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from relations.oauth import OidcClient
 from relations.s3 import S3Bucket
+from relations.saml import SamlIdentityProvider
 from relations.smtp import SmtpServer
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -145,6 +146,7 @@ class State:
     s3: S3Bucket | None = None  # uploaded files go to this bucket instead of the archive volume
     smtp: SmtpServer | None = None  # without it, mail is off
     oidc: OidcClient | None = None  # sign-in through the oauth relation's provider
+    saml: SamlIdentityProvider | None = None  # sign-in through the saml relation's provider
 
 
 def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from relations import oauth, s3, smtp
+from relations import oauth, s3, saml, smtp
 from state import CharmConfig, State
 
 LAYER_LABEL = "indico-charm"
@@ -40,7 +40,11 @@ def indico_environment(state: State) -> dict[str, str]:
     env.update(optional)
     env.update(s3.environment(state.s3))
     env.update(smtp.environment(state.smtp))
-    env.update(oauth.environment(state.oidc, config.local_login))
+    env.update(oauth.environment(state.oidc))
+    env.update(saml.environment(state.saml))
+    # Local accounts go only when another way to sign in exists: nobody is locked out.
+    external = state.oidc is not None or state.saml is not None
+    env["INDICO_LOCAL_IDENTITIES"] = "false" if external and not config.local_login else "true"
     return env
 
 

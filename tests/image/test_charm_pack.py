@@ -36,6 +36,7 @@ def test_charmcraft_packs_the_charm(docker_client: docker.DockerClient) -> None:
     assert metadata["requires"]["s3"] == {"interface": "s3", "limit": 1, "optional": True}
     assert metadata["requires"]["smtp"] == {"interface": "smtp", "limit": 1, "optional": True}
     assert metadata["requires"]["oauth"] == {"interface": "oauth", "limit": 1, "optional": True}
+    assert metadata["requires"]["saml"] == {"interface": "saml", "limit": 1, "optional": True}
     assert any(name.startswith("venv/charmlibs/interfaces/oauth/") for name in names)
     assert any(name.startswith("venv/rpds/") for name in names), "the oauth library's jsonschema needs rpds-py"
     assert metadata["resources"]["indico-nginx-image"]["type"] == "oci-image"

@@ -6,7 +6,9 @@ rock's INDICO_SMTP_* settings reach Indico's Celery worker, its TLS and its logi
 password reset asked for over HTTP through NGINX, as a person asks for one.
 
 Sign-in: an OpenID provider's discovery document served on loopback; Indico's login sends the
-browser to the provider's authorization endpoint with the client the charm registered.
+browser to the provider's authorization endpoint with the client the charm registered. SAML: the
+login sends the browser to the identity provider with an AuthnRequest, decoded and checked here,
+and the service provider metadata Indico publishes names the site.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import ssl
 import subprocess
 import threading
 import urllib.parse
+import zlib
+from base64 import b64decode
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from xml.etree import ElementTree
 
 import docker
 import pytest
@@ -38,6 +43,10 @@ from tests.image.test_indico_rocks import indico_env
 LOGIN, PASSWORD = "indico", "mail-p@ss,word"
 SENDER = "events@example.org"  # smtp-integrator's smtp_sender, which the charm makes the no-reply address
 CA_PATH = "/srv/mail-ca/ca.crt"
+SAML_SSO = "https://idp.example.org/saml/sso"  # never contacted: the browser would go there
+SAMLP = "{urn:oasis:names:tc:SAML:2.0:protocol}"
+SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 
 
 @dataclass
@@ -190,6 +199,11 @@ def site(
         "INDICO_OIDC_METADATA_URL": f"{openid_provider}/.well-known/openid-configuration",
         "INDICO_OIDC_SCOPE": "openid email profile",
         "INDICO_LOCAL_IDENTITIES": "true",
+        # What the charm sets from saml-integrator's answer (relations/saml.py).
+        "INDICO_SAML_IDP_ENTITY_ID": "https://idp.example.org/saml",
+        "INDICO_SAML_IDP_SSO_URL": SAML_SSO,
+        "INDICO_SAML_IDP_SSO_BINDING": "Redirect",
+        "INDICO_SAML_IDP_CERTIFICATES": "".join((certificates / "ca.crt").read_text().splitlines()[1:-1]),
     }
     started = [
         docker_client.containers.run(
@@ -249,3 +263,29 @@ def test_sign_in_sends_the_browser_to_the_providers_authorization_endpoint(site:
     assert query["scope"] == ["openid email profile"]
     assert query["state"][0]
     assert "/.well-known/openid-configuration" in OpenIdProvider.requests, "endpoints came from discovery"
+
+
+def test_saml_sign_in_sends_a_valid_authn_request_to_the_identity_provider(site: Site) -> None:
+    redirect = indico_site.Browser().get("/login/saml/", allow_redirects=False)
+    assert redirect.status_code == 302, redirect.status_code
+    target = urllib.parse.urlsplit(redirect.headers["Location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == SAML_SSO
+    encoded = urllib.parse.parse_qs(target.query)["SAMLRequest"][0]
+    request = ElementTree.fromstring(zlib.decompress(b64decode(encoded), -15))  # HTTP-Redirect: raw DEFLATE
+    assert request.tag == f"{SAMLP}AuthnRequest"
+    assert request.get("Version") == "2.0" and request.get("ID")
+    assert request.get("Destination") == SAML_SSO
+    assert request.get("AssertionConsumerServiceURL") == "http://localhost:8080/multipass/saml/saml/acs"
+    assert request.get("ProtocolBinding") == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    issuer = request.find(f"{SAML}Issuer")
+    assert issuer is not None and issuer.text == "http://localhost:8080", "the service provider is the site"
+
+
+def test_saml_service_provider_metadata_names_the_site(site: Site) -> None:
+    answer = indico_site.Browser().get("/multipass/saml/saml/metadata")
+    assert answer.status_code == 200, answer.status_code
+    metadata = ElementTree.fromstring(answer.content)
+    assert metadata.tag == f"{MD}EntityDescriptor"
+    assert metadata.get("entityID") == "http://localhost:8080"
+    acs = metadata.find(f"{MD}SPSSODescriptor/{MD}AssertionConsumerService")
+    assert acs is not None and acs.get("Location") == "http://localhost:8080/multipass/saml/saml/acs"

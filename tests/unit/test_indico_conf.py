@@ -167,3 +167,39 @@ def test_without_openid_connect_only_local_accounts(monkeypatch: pytest.MonkeyPa
 def test_an_openid_client_without_a_discovery_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match=r"^INDICO_OIDC_METADATA_URL"):
         load(monkeypatch, INDICO_OIDC_CLIENT_ID="indico-client", INDICO_OIDC_METADATA_URL="")
+
+
+SAML = {
+    "INDICO_SAML_IDP_ENTITY_ID": "https://login.example.org/idp",
+    "INDICO_SAML_IDP_SSO_URL": "https://login.example.org/idp/sso",
+    "INDICO_SAML_IDP_CERTIFICATES": "MIIBcert1,MIIBcert2",
+}
+
+
+def test_a_saml_identity_provider_becomes_a_login_and_identity_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, **SAML)
+    config = settings["AUTH_PROVIDERS"]["saml"]["saml_config"]
+    assert config["sp"] == {"entityId": "https://events.example.org"}, "the SP is the site"
+    assert config["idp"]["entityId"] == "https://login.example.org/idp"
+    assert config["idp"]["singleSignOnService"] == {
+        "url": "https://login.example.org/idp/sso",
+        "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+    }
+    assert config["idp"]["x509certMulti"] == {"signing": ["MIIBcert1", "MIIBcert2"]}
+    assert settings["PROVIDER_MAP"]["saml"] == "saml"
+    assert settings["IDENTITY_PROVIDERS"]["saml"]["type"] == "saml"
+
+
+def test_saml_and_openid_connect_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(
+        monkeypatch,
+        **SAML,
+        INDICO_OIDC_CLIENT_ID="indico",
+        INDICO_OIDC_METADATA_URL="https://iam.example.org/.well-known/openid-configuration",
+    )
+    assert set(settings["AUTH_PROVIDERS"]) == set(settings["IDENTITY_PROVIDERS"]) == {"saml", "oidc"}
+
+
+def test_a_saml_provider_without_a_sign_on_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match=r"^INDICO_SAML_IDP_SSO_URL"):
+        load(monkeypatch, **{**SAML, "INDICO_SAML_IDP_SSO_URL": ""})

@@ -421,3 +421,41 @@ def test_local_login_stays_while_no_provider_answers(ctx: testing.Context) -> No
     )
     env = env_of(ctx.run(ctx.on.relation_created(pending), state), "indico")
     assert env["INDICO_OIDC_CLIENT_ID"] == "" and env["INDICO_LOCAL_IDENTITIES"] == "true"
+
+
+# --- saml v0 -------------------------------------------------------------------------------
+
+
+def saml_exchange(ctx: testing.Context, answer: dict[str, str], **config: str | bool) -> testing.State:
+    database, secrets = _database()
+    relation = testing.Relation("saml", "saml", remote_app_name="saml-integrator", remote_app_data=answer)
+    state = dataclasses.replace(
+        _full_state(database, providers.redis_relation(), relation, secrets=secrets), config=config
+    )
+    return ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state)
+
+
+def test_saml_integrator_answer_configures_sign_in(ctx: testing.Context) -> None:
+    answer = providers.saml_answer(
+        "https://login.example.org", "https://login.example.org/sso", ("MIIBcert1", "MIIBcert2")
+    )
+    out = saml_exchange(ctx, answer, enable_local_login=False)
+    for container in ("indico", "celery"):
+        env = env_of(out, container)
+        assert env["INDICO_SAML_IDP_ENTITY_ID"] == "https://login.example.org"
+        assert (env["INDICO_SAML_IDP_SSO_URL"], env["INDICO_SAML_IDP_SSO_BINDING"]) == (
+            "https://login.example.org/sso",
+            "Redirect",
+        )
+        assert env["INDICO_SAML_IDP_SLO_URL"] == "https://login.example.org/sso/logout"
+        assert env["INDICO_SAML_IDP_CERTIFICATES"] == "MIIBcert1,MIIBcert2"
+        assert env["INDICO_LOCAL_IDENTITIES"] == "false", "an identity provider answered, local login may go"
+    assert out.get_relation(next(r.id for r in out.relations if r.endpoint == "saml")).local_app_data == {}
+
+
+def test_saml_without_certificates_blocks_and_names_the_key(ctx: testing.Context) -> None:
+    answer = providers.saml_answer("https://login.example.org", "https://login.example.org/sso", ())
+    out = saml_exchange(ctx, answer)
+    assert out.unit_status == testing.BlockedStatus(
+        "saml relation: no x509certs: Indico cannot check the identity provider's signatures without them"
+    )
