@@ -415,3 +415,37 @@ def saml_answer(entity_id: str, sign_on_url: str, certificates: tuple[str, ...])
     relation = testing.Relation("saml", "saml", remote_app_name="indico")
     out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
     return dict(out.get_relation(relation.id).local_app_data)
+
+
+# --- prometheus_scrape: prometheus-k8s -----------------------------------------------------
+
+
+def prometheus_view(
+    provider_app_data: Mapping[str, str], provider_units_data: Mapping[int, Mapping[str, str]]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """What prometheus-k8s's MetricsEndpointConsumer makes of the charm's databags: the scrape
+    jobs it would configure and the alert rule groups it would load (without cos-tool, which
+    only adds label matchers to the expressions)."""
+    lib = oracle_module("charms.prometheus_k8s.v0.prometheus_scrape")
+    seen: list[tuple[list[dict[str, Any]], dict[str, Any]]] = []
+
+    class PrometheusK8s(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.consumer = lib.MetricsEndpointConsumer(self, relation_name="metrics-endpoint")
+            framework.observe(self.on.update_status, self._on_update_status)
+
+        def _on_update_status(self, _event: ops.EventBase) -> None:
+            seen.append((self.consumer.jobs(), self.consumer.alerts))
+
+    meta = {"name": "prometheus-k8s", "requires": {"metrics-endpoint": {"interface": "prometheus_scrape"}}}
+    ctx = testing.Context(PrometheusK8s, meta=meta)
+    relation = testing.Relation(
+        "metrics-endpoint",
+        "prometheus_scrape",
+        remote_app_name="indico",
+        remote_app_data=dict(provider_app_data),
+        remote_units_data={k: dict(v) for k, v in provider_units_data.items()},
+    )
+    ctx.run(ctx.on.update_status(), testing.State(leader=True, relations={relation}))
+    return seen[0]

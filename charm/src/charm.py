@@ -25,7 +25,7 @@ import state as desired
 import status
 import workload
 from charmlibs.interfaces.oauth import ClientConfigError, DataValidationError, OAuthRequirer
-from relations import database, ingress, oauth, redis, s3, saml, smtp
+from relations import database, ingress, metrics, oauth, redis, s3, saml, smtp
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class IndicoCharm(ops.CharmBase):
             self.on.oauth_relation_changed,
             self.on.saml_relation_changed,
             self.on.saml_relation_broken,
+            self.on.metrics_endpoint_relation_joined,
+            self.on.metrics_endpoint_relation_changed,
             self.on.oauth_relation_broken,
             self.on[archive.STORAGE].storage_attached,
             self.on[PEER].relation_changed,
@@ -145,6 +147,12 @@ class IndicoCharm(ops.CharmBase):
         if db is not None and self.unit.is_leader():
             # One database per application: two Indico applications on one PostgreSQL never share a schema.
             database.publish_request(db, self.app, self.app.name)
+        for scraper in self.model.relations["metrics-endpoint"]:
+            if self.unit.is_leader():
+                metrics.publish(scraper, self.app, self._topology())
+            scrape = self.model.get_binding(scraper)
+            if scrape is not None and scrape.network.ingress_address is not None:
+                metrics.publish_unit(scraper, self.unit, str(scrape.network.ingress_address))
         bucket = self.model.get_relation("s3")
         if bucket is not None and self.unit.is_leader():
             s3.publish_request(bucket, self.app, self.app.name)
@@ -159,6 +167,9 @@ class IndicoCharm(ops.CharmBase):
         address = binding.network.bind_address if binding else None
         # The pod's own FQDN, as Kubernetes' DNS gives it, whatever the cluster domain is.
         ingress.publish_unit(relation, self.unit, socket.getfqdn(), str(address) if address else None)
+
+    def _topology(self) -> metrics.Topology:
+        return metrics.Topology(self.model.name, self.model.uuid, self.app.name, self.unit.name, self.meta.name)
 
     def _ingress_url(self, config: desired.CharmConfig) -> str | None:
         """The provider's URL; IngressUrlError if Indico cannot be served at it and site_url is unset."""

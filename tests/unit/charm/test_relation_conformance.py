@@ -459,3 +459,57 @@ def test_saml_without_certificates_blocks_and_names_the_key(ctx: testing.Context
     assert out.unit_status == testing.BlockedStatus(
         "saml relation: no x509certs: Indico cannot check the identity provider's signatures without them"
     )
+
+
+# --- prometheus_scrape -----------------------------------------------------------------------
+
+
+def scrape_exchange(ctx: testing.Context) -> tuple[testing.State, list[dict[str, object]], dict[str, object]]:
+    """Two units publish; prometheus-k8s's library reads what they wrote."""
+    database, secrets = _database()
+    relation = testing.Relation("metrics-endpoint", "prometheus_scrape", remote_app_name="prometheus")
+    base = _full_state(database, providers.redis_relation(), relation, secrets=secrets)
+    units: dict[int, dict[str, str]] = {}
+    app_data: dict[str, str] = {}
+    leader_out = base
+    for unit_id, address in ((0, "10.1.2.10"), (1, "10.1.2.11")):
+        state = dataclasses.replace(
+            base,
+            leader=unit_id == 0,
+            networks=frozenset({testing.Network("metrics-endpoint", ingress_addresses=[address])}),
+            model=testing.Model("dev", uuid="00000000-0000-4000-8000-000000000000"),
+        )
+        out = testing.Context(IndicoCharm, charm_root=REPO / "charm", unit_id=unit_id).run(
+            ctx.on.relation_joined(relation, remote_unit=0), state
+        )
+        sent = out.get_relation(relation.id)
+        units[unit_id] = dict(sent.local_unit_data)
+        if unit_id == 0:
+            app_data, leader_out = dict(sent.local_app_data), out
+    jobs, alerts = providers.prometheus_view(app_data, units)
+    return leader_out, jobs, alerts
+
+
+def test_prometheus_scrapes_both_exporters_of_every_unit(ctx: testing.Context) -> None:
+    _, jobs, _ = scrape_exchange(ctx)
+    targets = {
+        (job["static_configs"][0]["labels"]["juju_unit"], target)  # type: ignore[index]
+        for job in jobs
+        for target in job["static_configs"][0]["targets"]  # type: ignore[index]
+    }
+    assert targets == {
+        ("indico/0", "10.1.2.10:9113"),
+        ("indico/0", "10.1.2.10:9102"),
+        ("indico/1", "10.1.2.11:9113"),
+        ("indico/1", "10.1.2.11:9102"),
+    }
+    labels = jobs[0]["static_configs"][0]["labels"]  # type: ignore[index]
+    assert labels["juju_model"] == "dev" and labels["juju_application"] == "indico"  # type: ignore[index]
+
+
+def test_prometheus_loads_the_charms_alert_rules(ctx: testing.Context) -> None:
+    _, _, alerts = scrape_exchange(ctx)
+    (groups,) = alerts.values()
+    names = {rule["alert"] for group in groups["groups"] for rule in group["rules"]}  # type: ignore[index]
+    assert {"IndicoNginxDown", "IndicoExporterDown", "IndicoHttpErrors", "IndicoWorkersAllBusy"} <= names
+    assert {"IndicoCeleryWorkerMissing", "IndicoNotReady"} <= names
