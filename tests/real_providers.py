@@ -449,3 +449,40 @@ def prometheus_view(
     )
     ctx.run(ctx.on.update_status(), testing.State(leader=True, relations={relation}))
     return seen[0]
+
+
+# --- grafana_dashboard: grafana-k8s --------------------------------------------------------
+
+
+def grafana_view(provider_app_data: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The dashboards grafana-k8s's GrafanaDashboardConsumer renders from the charm's databag
+    (with the datasource variables and topology dropdowns it substitutes), as JSON."""
+    lib = oracle_module("charms.grafana_k8s.v0.grafana_dashboard")
+    seen: list[list[dict[str, Any]]] = []
+
+    class GrafanaK8s(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.consumer = lib.GrafanaDashboardConsumer(self, relation_name="grafana-dashboard")
+            framework.observe(self.on["grafana-dashboard"].relation_changed, self._after_consumer)
+
+        @property
+        def peers(self) -> ops.Relation | None:  # grafana-k8s keeps rendered dashboards in its peer data
+            return self.model.get_relation(lib.DEFAULT_PEER_NAME)
+
+        def _after_consumer(self, event: ops.RelationChangedEvent) -> None:
+            rendered = self.consumer.get_dashboards_from_relation(event.relation.id)
+            seen.append([dict(d, content=json.loads(d["content"])) for d in rendered])
+
+    meta = {
+        "name": "grafana-k8s",
+        "requires": {"grafana-dashboard": {"interface": "grafana_dashboard"}},
+        "peers": {lib.DEFAULT_PEER_NAME: {"interface": "grafana_peers"}},  # the consumer watches it too
+    }
+    ctx = testing.Context(GrafanaK8s, meta=meta)
+    relation = testing.Relation(
+        "grafana-dashboard", "grafana_dashboard", remote_app_name="indico", remote_app_data=dict(provider_app_data)
+    )
+    peer = testing.PeerRelation(lib.DEFAULT_PEER_NAME)
+    ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation, peer}))
+    return seen[0]

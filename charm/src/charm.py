@@ -25,7 +25,7 @@ import state as desired
 import status
 import workload
 from charmlibs.interfaces.oauth import ClientConfigError, DataValidationError, OAuthRequirer
-from relations import database, ingress, metrics, oauth, redis, s3, saml, smtp
+from relations import dashboards, database, ingress, metrics, oauth, redis, s3, saml, smtp
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class IndicoCharm(ops.CharmBase):
             self.on.saml_relation_broken,
             self.on.metrics_endpoint_relation_joined,
             self.on.metrics_endpoint_relation_changed,
+            self.on.grafana_dashboard_relation_joined,
             self.on.oauth_relation_broken,
             self.on[archive.STORAGE].storage_attached,
             self.on[PEER].relation_changed,
@@ -153,6 +154,11 @@ class IndicoCharm(ops.CharmBase):
             scrape = self.model.get_binding(scraper)
             if scrape is not None and scrape.network.ingress_address is not None:
                 metrics.publish_unit(scraper, self.unit, str(scrape.network.ingress_address))
+        if self.unit.is_leader():
+            topology = self._topology()
+            topology_labels = {k: v for k, v in topology.metadata().items() if k != "charm_name"}
+            for grafana in self.model.relations["grafana-dashboard"]:
+                dashboards.publish(grafana, self.app, self.meta.name, topology_labels)
         bucket = self.model.get_relation("s3")
         if bucket is not None and self.unit.is_leader():
             s3.publish_request(bucket, self.app, self.app.name)

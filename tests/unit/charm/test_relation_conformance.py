@@ -513,3 +513,29 @@ def test_prometheus_loads_the_charms_alert_rules(ctx: testing.Context) -> None:
     names = {rule["alert"] for group in groups["groups"] for rule in group["rules"]}  # type: ignore[index]
     assert {"IndicoNginxDown", "IndicoExporterDown", "IndicoHttpErrors", "IndicoWorkersAllBusy"} <= names
     assert {"IndicoCeleryWorkerMissing", "IndicoNotReady"} <= names
+
+
+# --- grafana_dashboard -----------------------------------------------------------------------
+
+
+def test_grafana_renders_the_charms_dashboard(ctx: testing.Context) -> None:
+    relation = testing.Relation("grafana-dashboard", "grafana_dashboard", remote_app_name="grafana")
+    state = dataclasses.replace(_full_state(relation), model=testing.Model("dev"))
+    sent = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), state).get_relation(relation.id)
+    (dashboard,) = providers.grafana_view(dict(sent.local_app_data))
+    content = dashboard["content"]
+    assert content["title"] == "Indico"
+    exprs = [target["expr"] for panel in content["panels"] for target in panel["targets"]]
+    assert any("nginx_http_requests_total" in e for e in exprs) and any("indico_http_responses_5xx" in e for e in exprs)
+    assert any("indico_uwsgi_busy_workers" in e for e in exprs) and any("indico_celery_worker_up" in e for e in exprs)
+    datasources = {json.dumps(panel["datasource"]) for panel in content["panels"]}
+    assert all("${prometheusds}" in d for d in datasources), "Grafana substitutes its own Prometheus"
+    dropdowns = {v["name"] for v in content["templating"]["list"]}
+    assert {"juju_model", "juju_application", "juju_unit"} <= dropdowns, "the consumer injected topology dropdowns"
+
+
+def test_an_unchanged_dashboard_is_not_published_again(ctx: testing.Context) -> None:
+    relation = testing.Relation("grafana-dashboard", "grafana_dashboard", remote_app_name="grafana")
+    first = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), _full_state(relation))
+    again = ctx.run(ctx.on.config_changed(), first)
+    assert dict(again.get_relation(relation.id).local_app_data) == dict(first.get_relation(relation.id).local_app_data)
