@@ -486,3 +486,27 @@ def grafana_view(provider_app_data: Mapping[str, str]) -> list[dict[str, Any]]:
     peer = testing.PeerRelation(lib.DEFAULT_PEER_NAME)
     ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation, peer}))
     return seen[0]
+
+
+# --- loki_push_api: loki-k8s ---------------------------------------------------------------
+
+
+def loki_unit_data(url: str) -> dict[str, str]:
+    """A loki-k8s unit's databag, as LokiPushApiProvider writes it when a client relates
+    (`url`: the unit's base URL, e.g. http://loki-k8s-0.loki-k8s-endpoints:3100)."""
+    lib = oracle_module("charms.loki_k8s.v1.loki_push_api")
+
+    class LokiK8s(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.loki = lib.LokiPushApiProvider(self, relation_name="logging")
+            framework.observe(self.on.logging_relation_joined, self._on_joined)
+
+        def _on_joined(self, event: ops.RelationJoinedEvent) -> None:
+            self.loki.update_endpoint(url=url, relation=event.relation)
+
+    meta = {"name": "loki-k8s", "provides": {"logging": {"interface": "loki_push_api"}}}
+    ctx = testing.Context(LokiK8s, meta=meta)
+    relation = testing.Relation("logging", "loki_push_api", remote_app_name="indico")
+    out = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
+    return dict(out.get_relation(relation.id).local_unit_data)

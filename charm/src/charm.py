@@ -25,7 +25,7 @@ import state as desired
 import status
 import workload
 from charmlibs.interfaces.oauth import ClientConfigError, DataValidationError, OAuthRequirer
-from relations import dashboards, database, ingress, metrics, oauth, redis, s3, saml, smtp
+from relations import dashboards, database, ingress, loki, metrics, oauth, redis, s3, saml, smtp
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class IndicoCharm(ops.CharmBase):
             self.on.metrics_endpoint_relation_joined,
             self.on.metrics_endpoint_relation_changed,
             self.on.grafana_dashboard_relation_joined,
+            self.on.logging_relation_changed,
+            self.on.logging_relation_departed,
+            self.on.logging_relation_broken,
             self.on.oauth_relation_broken,
             self.on[archive.STORAGE].storage_attached,
             self.on[PEER].relation_changed,
@@ -174,6 +177,12 @@ class IndicoCharm(ops.CharmBase):
         # The pod's own FQDN, as Kubernetes' DNS gives it, whatever the cluster domain is.
         ingress.publish_unit(relation, self.unit, socket.getfqdn(), str(address) if address else None)
 
+    def _log_targets(self) -> dict[str, dict[str, Any]]:
+        urls: dict[str, str] = {}
+        for relation in self.model.relations["logging"]:
+            urls.update(loki.endpoints(relation))
+        return loki.log_targets(urls, self._topology().log_labels())
+
     def _topology(self) -> metrics.Topology:
         return metrics.Topology(self.model.name, self.model.uuid, self.app.name, self.unit.name, self.meta.name)
 
@@ -273,7 +282,7 @@ class IndicoCharm(ops.CharmBase):
             for option, error in self._sync_external(config, refresh_external).items()
         }
         state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
-        layers = workload.desired_layers(state, self.unit.is_leader())
+        layers = workload.desired_layers(state, self.unit.is_leader(), self._log_targets())
         try:
             unreachable = self._apply(layers)
         except pebble_ops.LayerError as exc:
@@ -297,7 +306,7 @@ class IndicoCharm(ops.CharmBase):
     def _keep_running(self, blocked: ops.StatusBase) -> ops.StatusBase:
         """An operator's mistake must not take the site down: what runs stays untouched; an idle
         pod gets the services that need no config, so that its alive checks pass."""
-        for name, layer in workload.desired_layers(None, self.unit.is_leader()).items():
+        for name, layer in workload.desired_layers(None, self.unit.is_leader(), self._log_targets()).items():
             with contextlib.suppress(pebble_ops.LayerError):
                 pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
         return blocked

@@ -28,6 +28,7 @@ def apply_layer(container: ops.Container, layer: dict[str, Any]) -> bool:
         return False
     try:
         current = container.get_plan().to_dict()
+        layer = workload.with_stale_log_targets_disabled(layer, current.get("log-targets", {}))
         container.add_layer(workload.LAYER_LABEL, ops.pebble.Layer(cast("ops.pebble.LayerDict", layer)), combine=True)
         # Juju starts Pebble with --hold: an enabled service runs only after a replan, even when
         # the charm's layer left the plan as the rock's own layer had it. (A failing service is

@@ -86,7 +86,9 @@ def base_layers() -> dict[str, dict[str, Any]]:
     }
 
 
-def desired_layers(state: State | None, is_leader: bool) -> dict[str, dict[str, Any]]:
+def desired_layers(
+    state: State | None, is_leader: bool, log_targets: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Container name -> the charm's layer for it: the base layer, plus Indico and Celery.
 
     Indico and Celery run only with complete settings (`state`); without them they are disabled,
@@ -98,7 +100,27 @@ def desired_layers(state: State | None, is_leader: bool) -> dict[str, dict[str, 
     layers = base_layers()
     layers["indico"]["services"] = _services(web, env)
     layers["celery"]["services"] = _services(celery, env)
+    if log_targets:
+        for layer in layers.values():
+            layer["log-targets"] = log_targets
     return layers
+
+
+def with_stale_log_targets_disabled(layer: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The layer, plus "forward nothing" for targets the plan has and the layer no longer names:
+    Pebble merges layers, so a target that is simply left out keeps forwarding."""
+    wanted = layer.get("log-targets", {})
+    stale = {
+        name: {
+            "override": "replace",
+            "type": target.get("type", "loki"),
+            "location": target["location"],
+            "services": ["-all"],
+        }
+        for name, target in current.items()
+        if name not in wanted and "-all" not in target.get("services", [])
+    }
+    return {**layer, "log-targets": {**wanted, **stale}} if stale else layer
 
 
 def checks_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:

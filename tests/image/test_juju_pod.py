@@ -15,17 +15,22 @@ container only, since the web ports of a second pod cannot coexist on one host n
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gzip
+import json
 import os
 import re
 import sys
+import threading
 import time
 import types
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import docker
 import docker.models.containers
@@ -157,6 +162,7 @@ def charm_layers(
     leader: bool,
     peer_data: dict[str, str] | None,
     secrets: frozenset[testing.Secret],
+    loki: str,
 ) -> tuple[dict[str, dict[str, Any]], testing.State]:
     """Run the charm's reconcile (in the unit's context, whose archive volume the containers
     mount) and return the layer it adds to each container."""
@@ -168,13 +174,52 @@ def charm_layers(
         leader=leader,
         storages={ARCHIVE},
         containers=containers,
-        relations={db_relation, redis_relation, peer, ingress_relation()},
+        relations={db_relation, redis_relation, peer, ingress_relation(), logging_relation(loki)},
         model=MODEL,
         secrets=db_secrets | secrets,
     )
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status == testing.ActiveStatus(MAIL_OFF), out.unit_status
     return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
+
+
+def logging_relation(loki: str) -> testing.Relation:
+    """The logging relation as loki-k8s's own library fills it, pointing at this test's receiver."""
+    return testing.Relation(
+        "logging",
+        "loki_push_api",
+        remote_app_name="loki-k8s",
+        remote_units_data={0: real_providers.loki_unit_data(loki)},
+    )
+
+
+class LokiReceiver(BaseHTTPRequestHandler):
+    """Loki's push API on loopback: keeps every stream Pebble pushes (JSON, maybe gzipped)."""
+
+    streams: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        if self.path == "/loki/api/v1/push":
+            LokiReceiver.streams.extend(json.loads(body)["streams"])
+        self.send_response(204 if self.path == "/loki/api/v1/push" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def loki() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), LokiReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def container_uid(name: str) -> str:
@@ -253,6 +298,7 @@ def pods(
     rocks: dict[str, BuiltRock],
     backing_services: tuple[Postgres, Redis],
     tmp_path_factory: pytest.TempPathFactory,
+    loki: str,
 ) -> Iterator[dict[str, PodContainer]]:
     postgres, redis = backing_services
     database = database_relation(postgres)
@@ -263,7 +309,7 @@ def pods(
         os.chown(volume, 0, 0)
         volume.chmod(0o755)
     leader_layers, leader_state = charm_layers(
-        unit_ctx["0"], database, redis, leader=True, peer_data=None, secrets=frozenset()
+        unit_ctx["0"], database, redis, leader=True, peer_data=None, secrets=frozenset(), loki=loki
     )
     peer = leader_state.get_relations("indico-peers")[0]
     shared = frozenset(s for s in leader_state.secrets if s.label == "indico-secret-key")
@@ -274,6 +320,7 @@ def pods(
         leader=False,
         peer_data=dict(peer.local_app_data),
         secrets=frozenset(dataclasses.replace(s, owner=None) for s in shared),
+        loki=loki,
     )
     base = tmp_path_factory.mktemp("pod")
     sources = external_sources(base / "sources")
@@ -441,12 +488,12 @@ def test_plugins_and_customization_reach_every_indico_container(
             "customization_sources_url": f"file://{SOURCES}/custom-src",
         }
     )
-    worker_before = pids(pods["1/celery"], "celery worker")
+    worker_before = pids(pods["1/celery"], "indico-celery-worker")
     for key in ("0/indico", "0/celery", "1/celery"):
         synced = pebble_ops.sync_external(charm_container(key.split("/")[1], pods[key]), config, False, {})
         assert synced is not None and synced.errors == {}, synced
         assert synced.report["plugins"] == "probe" and synced.report["plugins-changed"] == "true"
-    worker_after = wait_for(lambda: pids(pods["1/celery"], "celery worker"), 60, "the worker to run again")
+    worker_after = wait_for(lambda: pids(pods["1/celery"], "indico-celery-worker"), 60, "the worker to run again")
     assert worker_before and not worker_before & worker_after, "the worker restarts to load the plugin"  # type: ignore[operator]
 
     wait_for(lambda: get_text(ingress, ext.PLUGIN_ROUTE) == ext.PLUGIN_ANSWER, 240, "the plugin's page through NGINX")
@@ -500,3 +547,22 @@ def test_each_unit_shares_one_writable_archive_volume_between_indico_and_celery(
     seen_by_unit_1 = pods["1/celery"].client.exec(["test", "-e", probe])
     with pytest.raises(pebble.ExecError):
         seen_by_unit_1.wait_output()  # each unit has its own volume: that is what the s3 relation is for
+
+
+def test_pebble_forwards_service_logs_to_loki_with_the_topology(
+    pods: dict[str, PodContainer], ingress: TlsIngress
+) -> None:
+    """Pebble's own log forwarding, configured by the charm's layer, on the rocks' real Pebble."""
+    wait_until_served(ingress)
+
+    def streams_of(service: str) -> list[dict[str, Any]]:
+        return [s for s in LokiReceiver.streams if s["stream"].get("pebble_service") == service]
+
+    for service in ("nginx", "indico", "celery-worker"):
+        found: list[dict[str, Any]] = wait_for(  # type: ignore[assignment]
+            functools.partial(streams_of, service), 90, f"{service}'s lines to reach Loki"
+        )
+        labels = found[0]["stream"]
+        assert labels["juju_model"] == "pod" and labels["juju_application"] == "indico"
+        assert labels["juju_unit"] in {"indico/0", "indico/1"} and labels["charm"] == "indico"
+        assert any(value[1].strip() for stream in found for value in stream["values"]), "lines with text"

@@ -33,6 +33,17 @@ class Topology:
     unit: str
     charm_name: str
 
+    def log_labels(self) -> dict[str, str]:
+        """The labels loki-k8s's own LogForwarder gives forwarded lines."""
+        return {
+            "product": "Juju",
+            "charm": self.charm_name,
+            "juju_model": self.model,
+            "juju_model_uuid": self.model_uuid,
+            "juju_application": self.application,
+            "juju_unit": self.unit,
+        }
+
     def metadata(self) -> dict[str, str]:
         return {
             "model": self.model,

@@ -539,3 +539,30 @@ def test_an_unchanged_dashboard_is_not_published_again(ctx: testing.Context) -> 
     first = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), _full_state(relation))
     again = ctx.run(ctx.on.config_changed(), first)
     assert dict(again.get_relation(relation.id).local_app_data) == dict(first.get_relation(relation.id).local_app_data)
+
+
+# --- loki_push_api ---------------------------------------------------------------------------
+
+
+def test_pebble_forwards_every_containers_logs_to_each_loki_unit(ctx: testing.Context) -> None:
+    database, secrets = _database()
+    loki = testing.Relation(
+        "logging",
+        "loki_push_api",
+        remote_app_name="loki-k8s",
+        remote_units_data={0: providers.loki_unit_data("http://loki-k8s-0.loki-k8s-endpoints:3100")},
+    )
+    state = dataclasses.replace(
+        _full_state(database, providers.redis_relation(), loki, secrets=secrets), model=testing.Model("dev")
+    )
+    out = ctx.run(ctx.on.relation_changed(loki, remote_unit=0), state)
+    for container in ("indico", "celery", "indico-nginx"):
+        target = out.get_container(container).plan.to_dict()["log-targets"]["loki-k8s-0"]
+        assert target["location"] == "http://loki-k8s-0.loki-k8s-endpoints:3100/loki/api/v1/push"
+        assert target["services"] == ["all"]
+        assert target["labels"]["juju_unit"] == "indico/0" and target["labels"]["juju_model"] == "dev"
+
+    gone = ctx.run(ctx.on.relation_broken(out.get_relation(loki.id)), out)
+    for container in ("indico", "celery", "indico-nginx"):
+        target = gone.get_container(container).plan.to_dict()["log-targets"]["loki-k8s-0"]
+        assert target["services"] == ["-all"], "a removed Loki gets nothing more"
