@@ -37,6 +37,10 @@ def test_charmcraft_packs_the_charm(docker_client: docker.DockerClient) -> None:
     assert metadata["requires"]["smtp"] == {"interface": "smtp", "limit": 1, "optional": True}
     assert metadata["requires"]["oauth"] == {"interface": "oauth", "limit": 1, "optional": True}
     assert metadata["requires"]["saml"] == {"interface": "saml", "limit": 1, "optional": True}
+    assert metadata["requires"]["logging"] == {"interface": "loki_push_api", "optional": True}
+    assert metadata["provides"]["metrics-endpoint"] == {"interface": "prometheus_scrape"}
+    assert metadata["provides"]["grafana-dashboard"] == {"interface": "grafana_dashboard"}
+    assert {"src/alert_rules/indico.rules.yaml", "src/grafana_dashboards/indico.json"} <= names
     assert any(name.startswith("venv/charmlibs/interfaces/oauth/") for name in names)
     assert any(name.startswith("venv/rpds/") for name in names), "the oauth library's jsonschema needs rpds-py"
     assert metadata["resources"]["indico-nginx-image"]["type"] == "oci-image"
