@@ -13,23 +13,22 @@ import dataclasses
 import logging
 import os
 import secrets
-import socket
 from pathlib import Path
 from typing import Any
 
 import actions
 import archive
 import ops
+import outbound
 import pebble_ops
 import state as desired
 import status
 import workload
 from charmlibs.interfaces.oauth import ClientConfigError, DataValidationError, OAuthRequirer
-from relations import dashboards, database, ingress, loki, metrics, oauth, redis, s3, saml, smtp
+from relations import database, ingress, oauth, redis, s3, saml, smtp
 
 logger = logging.getLogger(__name__)
 
-NGINX_PORT = 8080
 PEER = "indico-peers"
 SECRET_LABEL = "indico-secret-key"
 SECRET_ID_KEY = "secret-id"
@@ -144,48 +143,6 @@ class IndicoCharm(ops.CharmBase):
             return None
         return self.model.get_secret(id=secret_id).get_content(refresh=True)["secret-key"]
 
-    def _publish_requests(self) -> None:
-        """What this charm asks of each related application, before anything else can wait on it."""
-        self.unit.set_ports(NGINX_PORT)
-        db = self.model.get_relation("database")
-        if db is not None and self.unit.is_leader():
-            # One database per application: two Indico applications on one PostgreSQL never share a schema.
-            database.publish_request(db, self.app, self.app.name)
-        for scraper in self.model.relations["metrics-endpoint"]:
-            if self.unit.is_leader():
-                metrics.publish(scraper, self.app, self._topology())
-            scrape = self.model.get_binding(scraper)
-            if scrape is not None and scrape.network.ingress_address is not None:
-                metrics.publish_unit(scraper, self.unit, str(scrape.network.ingress_address))
-        if self.unit.is_leader():
-            topology = self._topology()
-            topology_labels = {k: v for k, v in topology.metadata().items() if k != "charm_name"}
-            for grafana in self.model.relations["grafana-dashboard"]:
-                dashboards.publish(grafana, self.app, self.meta.name, topology_labels)
-        bucket = self.model.get_relation("s3")
-        if bucket is not None and self.unit.is_leader():
-            s3.publish_request(bucket, self.app, self.app.name)
-        relation = self.model.get_relation("ingress")
-        if relation is None:
-            return
-        if self.unit.is_leader():
-            ingress.publish_request(
-                relation, self.app, ingress.IngressRequest(self.model.name, self.app.name, NGINX_PORT)
-            )
-        binding = self.model.get_binding(relation)
-        address = binding.network.bind_address if binding else None
-        # The pod's own FQDN, as Kubernetes' DNS gives it, whatever the cluster domain is.
-        ingress.publish_unit(relation, self.unit, socket.getfqdn(), str(address) if address else None)
-
-    def _log_targets(self) -> dict[str, dict[str, Any]]:
-        urls: dict[str, str] = {}
-        for relation in self.model.relations["logging"]:
-            urls.update(loki.endpoints(relation))
-        return loki.log_targets(urls, self._topology().log_labels())
-
-    def _topology(self) -> metrics.Topology:
-        return metrics.Topology(self.model.name, self.model.uuid, self.app.name, self.unit.name, self.meta.name)
-
     def _ingress_url(self, config: desired.CharmConfig) -> str | None:
         """The provider's URL; IngressUrlError if Indico cannot be served at it and site_url is unset."""
         relation = self.model.get_relation("ingress")
@@ -259,7 +216,7 @@ class IndicoCharm(ops.CharmBase):
         event.add_status(status.file_storage_status(self.app.planned_units(), relation is not None, ready))
 
     def _converge(self, refresh_external: bool = False) -> ops.StatusBase:
-        self._publish_requests()  # they depend on no config, so a bad option never holds them back
+        outbound.publish(self)  # before anything can return early
         try:
             config = self._with_customization_credentials(desired.CharmConfig.from_options(dict(self.config)))
             ingress_url = self._ingress_url(config)
@@ -282,7 +239,7 @@ class IndicoCharm(ops.CharmBase):
             for option, error in self._sync_external(config, refresh_external).items()
         }
         state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
-        layers = workload.desired_layers(state, self.unit.is_leader(), self._log_targets())
+        layers = workload.desired_layers(state, self.unit.is_leader(), outbound.log_targets(self))
         try:
             unreachable = self._apply(layers)
         except pebble_ops.LayerError as exc:
@@ -306,7 +263,7 @@ class IndicoCharm(ops.CharmBase):
     def _keep_running(self, blocked: ops.StatusBase) -> ops.StatusBase:
         """An operator's mistake must not take the site down: what runs stays untouched; an idle
         pod gets the services that need no config, so that its alive checks pass."""
-        for name, layer in workload.desired_layers(None, self.unit.is_leader(), self._log_targets()).items():
+        for name, layer in workload.desired_layers(None, self.unit.is_leader(), outbound.log_targets(self)).items():
             with contextlib.suppress(pebble_ops.LayerError):
                 pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
         return blocked
