@@ -151,14 +151,26 @@ def test_the_proxy_passes_the_host_header_on(app: App) -> None:
 
 
 def test_uwsgi_pushes_stats_to_the_statsd_exporter(app: App) -> None:
+    """Named by the rock's statsd-mapping.yaml; the response totals are uWSGI's own count."""
+    before = exporter_value("indico_http_responses_total")
     for _ in range(5):
         get(f"{UWSGI}/bootstrap")
+    assert get(f"{UWSGI}/no-such-page").status == 404
 
     def pushed() -> bool:
         metrics = get("http://127.0.0.1:9102/metrics", host=None).body.decode()
-        return bool(re.search(r"^indico_worker_\d+_requests \d+", metrics, re.MULTILINE))
+        per_worker = re.search(r'^indico_uwsgi_worker_requests\{worker="\d+"\} \d+', metrics, re.MULTILINE)
+        return bool(per_worker) and exporter_value("indico_http_responses_total") >= before + 6
 
     wait_for(pushed, 60, "uWSGI's request counters on :9102")
+    assert "indico_uwsgi_idle_workers" in get("http://127.0.0.1:9102/metrics", host=None).body.decode()
+
+
+def exporter_value(name: str) -> float:
+    """A metric's value on the StatsD exporter (0 while it has never been pushed)."""
+    metrics = get("http://127.0.0.1:9102/metrics", host=None).body.decode()
+    found = re.search(rf"^{name} (\S+)$", metrics, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 def test_celery_worker_runs_a_task_sent_through_redis(app: App) -> None:
