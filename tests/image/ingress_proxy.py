@@ -28,6 +28,10 @@ error_log stderr warn;
 events {{ worker_connections 64; }}
 http {{
     access_log off;
+    # Request bodies stay in memory: NGINX's workers cannot reach pytest's private temporary
+    # directories, and uploads (to S3 behind this proxy) must not need a file.
+    client_max_body_size 64m;
+    client_body_buffer_size 64m;
     client_body_temp_path {base}/body;
     proxy_temp_path {base}/proxy;
     fastcgi_temp_path {base}/fastcgi;

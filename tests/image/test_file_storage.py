@@ -27,6 +27,7 @@ from docker.models.containers import Container
 from rockbuild.builder import BuiltRock
 from tests.image import indico_site
 from tests.image.conftest import exec_text, wait_for
+from tests.image.ingress_proxy import TlsIngress
 from tests.image.services import Postgres, Redis, free_port
 from tests.image.test_indico_rocks import indico_env
 
@@ -149,7 +150,7 @@ def test_an_upload_survives_new_containers_and_celery_reads_it(
 
 @pytest.fixture
 def s3_server(tmp_path: Path) -> Iterator[str]:
-    """moto's S3 server on loopback, with a bucket for Indico."""
+    """moto's S3 server on loopback (plain http), with a bucket for Indico."""
     port = free_port()
     log = (tmp_path / "moto.log").open("w")
     server = subprocess.Popen(
@@ -169,6 +170,17 @@ def s3_server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture
+def s3_over_tls(s3_server: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The S3 server behind TLS with a certificate of a private CA (Debian's NGINX): the https
+    endpoint Indico is given, and the CA's PEM, as s3-integrator's tls-ca-chain carries it."""
+    proxy = TlsIngress.start(tmp_path / "tls", "localhost", upstream=s3_server.removeprefix("http://"))
+    try:
+        yield f"https://localhost:{proxy.https_port}", proxy.certificate.read_text()
+    finally:
+        proxy.stop()
+
+
 def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
     return boto3.client(
         "s3",
@@ -180,18 +192,23 @@ def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
 
 
 def test_with_s3_every_unit_serves_every_upload(
-    deployment: Callable[[dict[str, str]], Deployment], backing_services: tuple[Postgres, Redis], s3_server: str
+    deployment: Callable[[dict[str, str]], Deployment],
+    backing_services: tuple[Postgres, Redis],
+    s3_server: str,
+    s3_over_tls: tuple[str, str],
 ) -> None:
     postgres, redis = backing_services
+    endpoint, ca_pem = s3_over_tls
     env = indico_env(postgres, redis, "indico_files_s3") | {
-        # What the charm sets from s3-integrator's answer (relations/s3.py).
+        # What the charm sets from s3-integrator's answer (relations/s3.py): an https endpoint
+        # whose certificate only the tls-ca-chain's CA vouches for.
         "INDICO_S3_BUCKET": "indico-files",
-        "INDICO_S3_ENDPOINT": s3_server,
+        "INDICO_S3_ENDPOINT": endpoint,
         "INDICO_S3_ACCESS_KEY": "indico-key",
         "INDICO_S3_SECRET_KEY": "indico/secret+key=",
         "INDICO_S3_ADDRESSING_STYLE": "path",
         "INDICO_S3_REGION": "eu-west-1",
-        "INDICO_S3_CA_BUNDLE": "",
+        "INDICO_S3_CA_BUNDLE": ca_pem,
     }
     app = deployment(env)
     first_unit = app.start("web", app.volume())
