@@ -328,3 +328,19 @@ def test_the_nginx_image_has_indicos_static_files_but_not_indico(
         network_mode="host",
     ).decode()
     assert "No such file" in out and out.count("No such file") == 2, out
+
+
+def test_no_source_maps_in_either_image(rocks: dict[str, BuiltRock], docker_client: docker.DockerClient) -> None:
+    """Only browsers' developer tools read them; the bundles they describe are still there."""
+    for name, dist in (
+        ("indico", "/usr/lib/python3.12/site-packages/indico/web/static/dist"),
+        ("indico-nginx", "/srv/indico/static/dist"),
+    ):
+        found = docker_client.containers.run(
+            rocks[name].image,
+            ["exec", "sh", "-c", f"find {dist} -name '*.map' | head -3; echo js=$(find {dist} -name '*.js' | wc -l)"],
+            remove=True,
+            network_mode="host",
+        ).decode()
+        assert found.splitlines()[0].startswith("js="), f"{name}: {found}"
+        assert int(found.split("js=")[1]) > 100, f"{name} lost its bundles: {found}"
