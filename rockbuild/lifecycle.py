@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,15 @@ def runner_spec(project: Project, base_digest: str) -> dict[str, Any]:
     }
 
 
+RUNNER_OUTPUT_KEPT = 15  # lines of the runner's own output an error quotes (a traceback's end)
+
+
 def _handle(line: str, progress: Progress, verbose: bool, result: dict[str, Any]) -> None:
     if not line.startswith("::"):
-        if verbose and line.strip():
-            print(line, flush=True)
+        if line.strip():
+            if verbose:
+                print(line, flush=True)
+            result.setdefault("output", deque(maxlen=RUNNER_OUTPUT_KEPT)).append(line)
         return
     kind, _, payload = line[2:].partition(" ")
     data = json.loads(payload)
@@ -94,8 +100,10 @@ def run_parts(
             message = f"{err['brief']}" + (f"\n{err['details']}" if err.get("details") else "")
             message += f"\n{err['resolution']}" if err.get("resolution") else ""
             raise BuildError(f"parts lifecycle failed: {message}\nlast lines of {log}:\n{tail}") from exc
+        # No structured error: the runner itself failed (a traceback); its last lines say why.
+        output = "\n".join([*result.get("output", []), buffer.decode(errors="replace")]).strip()
         raise BuildError(
-            f"parts lifecycle failed: {exc}\n{buffer.decode(errors='replace')}\nlast lines of {log}:\n{tail}"
+            f"parts lifecycle failed: {exc}\nthe parts runner's last output:\n{output}\nlast lines of {log}:\n{tail}"
         ) from exc
     version = result.get("result", {}).get("version") or project.version
     if not version:
