@@ -32,10 +32,11 @@ import docker  # noqa: E402
 
 from rockbuild import builder, publish  # noqa: E402
 from rockbuild.cli import ROCKS_DIR  # noqa: E402
-from tests.image import external_sources  # noqa: E402
+from tests.image import external_sources, indico_site  # noqa: E402
 from tests.image.services import Postgres, Redis, Registry  # noqa: E402 - the same real servers the image tests use
 
 SITE = "localhost:8080"
+SWEEP = (8, 32, 64)  # wrk connections on the event page through NGINX
 STATIC = "/images/indico.ico"
 CONFIG_FILES = {"indico": "files/etc/indico/uwsgi.ini", "indico-nginx": "files/etc/nginx/nginx.conf.template"}
 
@@ -148,11 +149,13 @@ def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
         return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 2)
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {
         "rps": rps,
         "p50_ms": latency_ms("50"),
         "p99_ms": latency_ms("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0,
     }
 
 
@@ -181,9 +184,14 @@ def bench_runtime(client: docker.DockerClient, duration: int, connections: int) 
                 results["startup_migrated_s"] = wait_200("http://127.0.0.1:8080/bootstrap", 300)
                 time.sleep(5)
                 results["memory_idle_mb"] = {"indico": memory_mb(indico), "indico-nginx": memory_mb(nginx)}
+                # A real page: an event an administrator created, as people open it (anonymously).
+                say("setting up an administrator and an event")
+                indico_site.create_admin(indico)
+                event = f"/event/{indico_site.create_event(indico, 'Bench meeting')}/"
+                wait_200(f"http://127.0.0.1:8080{event}", 60)
                 serving: dict[str, Any] = {}
                 peak = {"indico": 0.0, "indico-nginx": 0.0}
-                for what, path in (("static", STATIC), ("bootstrap", "/bootstrap")):
+                for what, path in (("static", STATIC), ("event", event), ("home", "/")):
                     for port in (8080, 8081):
                         say(f"serving {what} on :{port} for {duration}s with {connections} connections")
                         stop = threading.Event()
@@ -205,13 +213,16 @@ def bench_runtime(client: docker.DockerClient, duration: int, connections: int) 
                     "static_rps_nginx_over_uwsgi": round(
                         serving["static_8080"]["rps"] / serving["static_8081"]["rps"], 2
                     ),
-                    "bootstrap_rps_nginx_over_uwsgi": round(
-                        serving["bootstrap_8080"]["rps"] / serving["bootstrap_8081"]["rps"], 2
-                    ),
-                    "bootstrap_p50_proxy_cost_ms": round(
-                        serving["bootstrap_8080"]["p50_ms"] - serving["bootstrap_8081"]["p50_ms"], 2
+                    "event_rps_nginx_over_uwsgi": round(serving["event_8080"]["rps"] / serving["event_8081"]["rps"], 2),
+                    "event_p50_proxy_cost_ms": round(
+                        serving["event_8080"]["p50_ms"] - serving["event_8081"]["p50_ms"], 2
                     ),
                 }
+                sweep: dict[str, Any] = {}
+                for count in SWEEP:
+                    say(f"event page through :8080 for {duration}s with {count} connections")
+                    sweep[str(count)] = wrk(f"http://127.0.0.1:8080{event}", duration, count)
+                results["sweep_event_8080"] = sweep
                 results["memory_under_load_mb"] = peak
             finally:
                 indico.remove(force=True)
@@ -316,6 +327,10 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {key.replace('_', ' on :')} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {row['non_2xx']} |"
         )
+    lines += ["", "| event page on :8080, connections | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
+    for count, row in r["sweep_event_8080"].items():
+        errors = row["non_2xx"] + row["socket_errors"]
+        lines.append(f"| {count} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {errors} |")
     lines += ["", "| ratio | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r["ratios"].items()]
     pub, ext = results["publish"], results["external"]
     lines += [
@@ -331,6 +346,37 @@ def table(results: dict[str, Any]) -> str:
     for name, size in s.items():
         lines.append(f"- {name}: " + ", ".join(f"{d['path']} {d['mb']} MB" for d in size["largest_dirs"][:6]))
     return "\n".join(lines)
+
+
+def plot_sweep(sweep: dict[str, dict[str, float]], path: Path) -> None:
+    """Throughput and tail latency against connections, one PNG (people compare curves faster)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = [int(c) for c in sweep]
+    fig, throughput = plt.subplots(figsize=(7, 4), dpi=100)
+    throughput.plot(counts, [sweep[str(c)]["rps"] for c in counts], "o-", color="tab:blue", label="req/s")
+    throughput.set_xlabel("wrk connections (event page through NGINX :8080)")
+    throughput.set_ylabel("requests per second", color="tab:blue")
+    throughput.set_xticks(counts)
+    latency = throughput.twinx()
+    latency.plot(counts, [sweep[str(c)]["p50_ms"] for c in counts], "s--", color="tab:orange", label="p50 ms")
+    latency.plot(counts, [sweep[str(c)]["p99_ms"] for c in counts], "^--", color="tab:red", label="p99 ms")
+    latency.set_ylabel("latency (ms)", color="tab:red")
+    throughput.set_ylim(bottom=0)  # from zero: small wobbles must not look like cliffs
+    latency.set_ylim(bottom=0)
+    for count in counts:
+        errors = sweep[str(count)]["non_2xx"] + sweep[str(count)]["socket_errors"]
+        if errors:
+            throughput.annotate(
+                f"{errors} errors", (count, sweep[str(count)]["rps"]), textcoords="offset points", xytext=(0, 8)
+            )
+    fig.legend(loc="upper left", bbox_to_anchor=(0.12, 0.88))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main() -> int:
@@ -368,8 +414,10 @@ def main() -> int:
     results["publish"] = bench_publish()
     results["external"] = bench_external(client)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
+    plot = args.output.with_name("sweep.png")
+    plot_sweep(results["runtime"]["sweep_event_8080"], plot)
     print(table(results))
-    print(f"\n(written to {args.output})")
+    print(f"\n(written to {args.output} and {plot})")
     return 0
 
 
