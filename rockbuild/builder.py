@@ -1,7 +1,8 @@
 """Builds one rock: read rockcraft.yaml, run the parts, assemble the image, export it, load it.
 
 Two builders produce the same artifact, `<rock dir>/<name>_<version>_<platform>.rock`, loaded into
-Docker as `<name>:<version>`: real `rockcraft pack` when it is installed, and the local builder.
+Docker as `<name>:<version>`: real `rockcraft pack` (installed, or run in a container by
+`real_rockcraft/`), and the local builder.
 """
 
 from __future__ import annotations
@@ -166,40 +167,45 @@ def _build_local(
     return BuiltRock(project.name, result.version, out, image_id, reused=False)
 
 
-def build_with_rockcraft(rock_dir: Path, progress: Progress) -> BuiltRock:
-    source = rock_dir / "rockcraft.yaml"
-    project = load_project(source)
-    progress.say("rockcraft pack")
-    done = subprocess.run(["rockcraft", "pack"], cwd=rock_dir, check=False)
-    if done.returncode != 0:
-        raise BuildError(f"rockcraft pack failed in {rock_dir} (exit {done.returncode})")
-    version = project.version
-    if version is None:
+def build_with_rockcraft(rock_dir: Path, progress: Progress, source: str | None = None) -> BuiltRock:
+    """`rockcraft pack` itself when it is installed, else real rockcraft in a container."""
+    project = load_project(rock_dir / "rockcraft.yaml")
+    if shutil.which("rockcraft"):
+        progress.say("rockcraft pack")
+        done = subprocess.run(["rockcraft", "pack"], cwd=rock_dir, check=False)
+        if done.returncode != 0:
+            raise BuildError(f"rockcraft pack failed in {rock_dir} (exit {done.returncode})")
         candidates = sorted(
             rock_dir.glob(f"{project.name}_*_{platform_label(project)}.rock"), key=lambda p: p.stat().st_mtime
         )
         if not candidates:
             raise BuildError(f"rockcraft pack wrote no {project.name}_*.rock in {rock_dir}")
-        version = candidates[-1].name.split("_")[1]
-    out = rock_path(rock_dir, project, version)
+        out = candidates[-1]
+    else:
+        from rockbuild.real_rockcraft import pack
+        from rockbuild.real_rockcraft import source as rockcraft_source
+
+        out = pack.pack(rock_dir, rockcraft_source.resolve(source), rock_dir, progress)
+    version = out.name.split("_")[1]
     image_id = _load(project, version, out, progress)
     return BuiltRock(project.name, version, out, image_id, reused=False)
 
 
 def choose_builder(requested: str) -> str:
+    """auto: rockcraft when it is installed, else the local builder. rockcraft: installed, or in a container."""
     if requested == "auto":
         return "rockcraft" if shutil.which("rockcraft") else "local"
-    if requested == "rockcraft" and not shutil.which("rockcraft"):
-        raise BuildError("--builder rockcraft: rockcraft is not on PATH (it ships as a snap); use --builder local")
     return requested
 
 
-def build(rock_dir: Path, builder: str, verbose: bool = False, force: bool = False) -> BuiltRock:
+def build(
+    rock_dir: Path, builder: str, verbose: bool = False, force: bool = False, rockcraft_source: str | None = None
+) -> BuiltRock:
     progress = Progress(rock_dir.name)
     chosen = choose_builder(builder)
     progress.say(f"builder: {chosen}")
     if chosen == "rockcraft":
-        built = build_with_rockcraft(rock_dir, progress)
+        built = build_with_rockcraft(rock_dir, progress, rockcraft_source)
     else:
         built = build_local(rock_dir, progress, verbose=verbose, force=force)
     progress.say("done", f"{built.path} -> docker image {built.image}")

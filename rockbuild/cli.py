@@ -9,6 +9,11 @@ from pathlib import Path
 from rockbuild.errors import BuildError
 
 ROCKS_DIR = Path(__file__).resolve().parent.parent / "rocks"
+ROCKCRAFT_SOURCE_HELP = (
+    "where real rockcraft comes from when it is not installed: a source archive or directory of a release "
+    "(rockcraft-<version>.tar.gz; its uv.lock pins the dependencies), or a pip requirement "
+    "(default: $ROCKBUILD_ROCKCRAFT_SOURCE)"
+)
 
 
 def rock_dirs(names: list[str], rocks_dir: Path) -> list[Path]:
@@ -36,8 +41,29 @@ def cmd_rocks(args: argparse.Namespace) -> int:
         print(f"no rocks to build: {args.rocks_dir} has no */rockcraft.yaml", file=sys.stderr)
         return 0
     for rock_dir in dirs:
-        builder.build(rock_dir, args.builder, verbose=args.verbose, force=args.force)
+        builder.build(
+            rock_dir, args.builder, verbose=args.verbose, force=args.force, rockcraft_source=args.rockcraft_source
+        )
     return 0
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    from rockbuild.parity import check
+    from rockbuild.progress import Progress
+    from rockbuild.real_rockcraft import source
+
+    rockcraft = source.resolve(args.rockcraft_source)
+    failed = 0
+    for rock_dir in rock_dirs(args.names, args.rocks_dir):
+        result = check.check(rock_dir, rockcraft, args.out / rock_dir.name, Progress(rock_dir.name), cold=args.cold)
+        print(f"{result.rock}: {len(result.found)} differences, {len(result.unexpected)} not in the allow-list")
+        print(f"  rockcraft: {result.rockcraft_rock}\n  local:     {result.local_rock}")
+        for difference in result.allowed if args.all else []:
+            print(f"  allowed    {difference}")
+        for difference in result.unexpected:
+            print(f"  UNEXPECTED {difference}")
+        failed += bool(result.unexpected)
+    return 1 if failed else 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -177,11 +203,36 @@ def parser() -> argparse.ArgumentParser:
         "--builder",
         choices=("auto", "rockcraft", "local"),
         default="auto",
-        help="auto: rockcraft if it is on PATH, else local (default: %(default)s)",
+        help=(
+            "auto: rockcraft if it is on PATH, else local. rockcraft: the installed rockcraft, or, when there is "
+            "none, real rockcraft run in an Ubuntu container from --rockcraft-source (default: %(default)s)"
+        ),
     )
+    rocks.add_argument("--rockcraft-source", metavar="SOURCE", help=ROCKCRAFT_SOURCE_HELP)
     rocks.add_argument("--verbose", "-v", action="store_true", help="show skipped steps and the build output")
     rocks.add_argument("--force", action="store_true", help="rebuild even when nothing changed since the last build")
     rocks.set_defaults(func=cmd_rocks)
+
+    parity = sub.add_parser(
+        "parity",
+        help="pack rocks with real rockcraft and with the local builder, and compare the two",
+        description=(
+            "For each named rock (default: all), build it with the local builder and pack it with real rockcraft "
+            "in an Ubuntu container (`rockcraft pack --destructive-mode`, base image served from the local base "
+            "on loopback, Pebble from the local build), then compare image config, labels, annotations, "
+            ".rock/metadata.yaml, and every layer's files (path, type, mode, owner, size, link target, content). "
+            "Differences listed in rockbuild/parity/allowlist.yaml are expected (docs/local-builder.md says why); "
+            "any other makes the command fail."
+        ),
+    )
+    parity.add_argument("names", nargs="*", help="rock names or paths to rock directories")
+    parity.add_argument("--rockcraft-source", metavar="SOURCE", help=ROCKCRAFT_SOURCE_HELP)
+    parity.add_argument(
+        "--out", type=Path, default=Path("parity-out"), help="where both .rock files go (default: %(default)s)"
+    )
+    parity.add_argument("--cold", action="store_true", help="drop rockcraft's parts state from the previous pack")
+    parity.add_argument("--all", action="store_true", help="also list the allowed differences")
+    parity.set_defaults(func=cmd_parity)
 
     validate = sub.add_parser(
         "validate",

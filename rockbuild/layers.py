@@ -84,9 +84,15 @@ def write_files_layer(files: dict[str, tuple[bytes, int]], out: Path, dirs: dict
     import io
 
     partial = out.with_name(out.name + ".partial")
+    # rockcraft's layers carry every parent directory (root's, 0755), not only the ones named.
+    dirs = dict(dirs or {})
+    for path in [*files, *dirs]:
+        for parent in PurePosixPath(path).parents:
+            if str(parent) != ".":
+                dirs.setdefault(str(parent), 0o755)
     try:
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-            for path, mode in sorted((dirs or {}).items()):
+            for path, mode in sorted(dirs.items()):
                 info = tarfile.TarInfo(path)
                 info.type = tarfile.DIRTYPE
                 info.mode = mode

@@ -14,7 +14,7 @@ import os
 import shlex
 import shutil
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,16 +87,41 @@ def ca_volume() -> dict[str, dict[str, str]]:
     return {str(bundle): {"bind": CA_IN_CONTAINER, "mode": "ro"}} if bundle else {}
 
 
-def _stream_and_wait(container: docker.models.containers.Container, log: Path) -> int:
+def _stream_and_wait(
+    container: docker.models.containers.Container, log: Path, on_line: Callable[[str], None] | None = None
+) -> int:
+    pending = b""
     with log.open("wb") as out:
         for chunk in container.logs(stream=True, follow=True):
             out.write(chunk)
+            if on_line is not None:
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    on_line(line.decode(errors="replace").rstrip())
+    if on_line is not None and pending:
+        on_line(pending.decode(errors="replace").rstrip())
     return int(container.wait()["StatusCode"])
 
 
-def run_once(image: str, script: str, volumes: dict[str, dict[str, str]], log: Path, what: str) -> None:
-    """Run `script` in a throw-away container of `image`; fail with the log's tail."""
+def fuse_access() -> dict[str, list[str]]:
+    """What a container needs to mount fuse-overlayfs (craft-parts' overlay steps), without --privileged."""
+    return {"cap_add": ["SYS_ADMIN"], "devices": ["/dev/fuse:/dev/fuse"] if Path("/dev/fuse").exists() else []}
+
+
+def run_once(
+    image: str,
+    script: str,
+    volumes: dict[str, dict[str, str]],
+    log: Path,
+    what: str,
+    *,
+    fuse: bool = False,
+    on_line: Callable[[str], None] | None = None,
+) -> None:
+    """Run `script` in a throw-away container of `image`; fail with the log's tail.
+    `on_line` sees each line of output as it comes (for progress)."""
     engine = docker_engine.client()
+    log.parent.mkdir(parents=True, exist_ok=True)
     container = engine.containers.run(
         image,
         ["bash", "-c", script],
@@ -104,9 +129,10 @@ def run_once(image: str, script: str, volumes: dict[str, dict[str, str]], log: P
         network_mode="host",
         volumes={**ca_volume(), **volumes},
         environment=container_env(),
+        **(fuse_access() if fuse else {}),
     )
     try:
-        code = _stream_and_wait(container, log)
+        code = _stream_and_wait(container, log, on_line)
         if code != 0:
             raise BuildError(f"{what} failed (exit {code}); last lines of {log}:\n{_tail(log)}")
     finally:
@@ -144,28 +170,43 @@ def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
     if docker_engine.image_id(ref):
         return ref
     progress.say("build environment", f"make {ref} (once per machine)")
+    commit_image(
+        base.docker_image,
+        ref,
+        {"setup-tools.sh": setup, "requirements.txt": requirements},
+        "bash /rockbuild-setup/setup-tools.sh",
+        cache_root() / "logs" / "tool-image.log",
+        "making the build-tool image",
+    )
+    _remove_older_tool_images(base, keep=ref)
+    return ref
+
+
+def commit_image(from_image: str, ref: str, files: dict[str, bytes], script: str, log: Path, what: str) -> None:
+    """Run `script` in a container of `from_image` with `files` in /rockbuild-setup, and commit it as `ref`.
+
+    The user's proxy, index and CA settings reach the script through a file that is removed before
+    the commit, so that none of them is kept in the image.
+    """
     bundle = ca_bundle()
-    files = {"setup-tools.sh": setup, "requirements.txt": requirements}
+    files = dict(files)
     if bundle:
         files["ca.crt"] = bundle.read_bytes()
     files["env.sh"] = _setup_env_script("/rockbuild-setup/ca.crt" if bundle else None)
-    script = ". /rockbuild-setup/env.sh && bash /rockbuild-setup/setup-tools.sh && rm -rf /rockbuild-setup"
+    full = f"set -e; . /rockbuild-setup/env.sh; ( {script} ); rm -rf /rockbuild-setup"
     # No volumes and no environment: `docker commit` would keep both in the image's config.
-    container = docker_engine.client().containers.create(base.docker_image, ["bash", "-c", script], network_mode="host")
+    container = docker_engine.client().containers.create(from_image, ["bash", "-c", full], network_mode="host")
     try:
         container.put_archive("/", _archive({f"rockbuild-setup/{name}": data for name, data in files.items()}))
         container.start()
-        log = cache_root() / "logs" / "tool-image.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         code = _stream_and_wait(container, log)
         if code != 0:
-            raise BuildError(f"making the build-tool image failed (exit {code}); last lines of {log}:\n{_tail(log)}")
+            raise BuildError(f"{what} failed (exit {code}); last lines of {log}:\n{_tail(log)}")
         repository, tag = ref.split(":")
         container.commit(repository=repository, tag=tag, changes=['CMD ["bash"]'])
     finally:
         container.remove(force=True)
-    _remove_older_tool_images(base, keep=ref)
-    return ref
 
 
 def _remove_older_tool_images(base: BaseImage, keep: str) -> None:
@@ -259,8 +300,7 @@ class BuildContainer:
                 network_mode="host",
                 volumes=self._volumes(),
                 environment=container_env(),
-                cap_add=["SYS_ADMIN"],
-                devices=["/dev/fuse:/dev/fuse"] if Path("/dev/fuse").exists() else [],
+                **fuse_access(),
                 labels={
                     "rockbuild": "build-container",
                     "rockbuild.rock": self.rock,

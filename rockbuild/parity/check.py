@@ -1,0 +1,42 @@
+"""Pack one rock with both builders from the same base, and compare the two `.rock`s."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rockbuild import builder
+from rockbuild.parity import compare, rockfile
+from rockbuild.progress import Progress
+from rockbuild.real_rockcraft import pack
+from rockbuild.real_rockcraft.source import RockcraftSource
+
+
+@dataclass
+class Parity:
+    rock: str
+    rockcraft_rock: Path
+    local_rock: Path
+    found: list[compare.Difference]
+    unexpected: list[compare.Difference]
+
+    @property
+    def allowed(self) -> list[compare.Difference]:
+        return [d for d in self.found if d not in self.unexpected]
+
+
+def check(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progress, cold: bool = False) -> Parity:
+    """Both `.rock`s end up in `out_dir/{rockcraft,local}/`."""
+    local_out, rockcraft_out = out_dir / "local", out_dir / "rockcraft"
+    for directory in (local_out, rockcraft_out):
+        directory.mkdir(parents=True, exist_ok=True)
+    progress.say("parity", "local builder")
+    built = builder.build_local(rock_dir, progress)
+    local_rock = Path(shutil.copyfile(built.path, local_out / built.path.name))
+    progress.say("parity", "real rockcraft")
+    rockcraft_rock = pack.pack(rock_dir, source, rockcraft_out, progress, cold=cold)
+    real, ours = rockfile.read(rockcraft_rock), rockfile.read(local_rock)
+    found = compare.differences(real, ours)
+    unexpected = compare.unexpected(found, compare.load_allowlist(), real)
+    return Parity(rock_dir.name, rockcraft_rock, local_rock, found, unexpected)

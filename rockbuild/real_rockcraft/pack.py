@@ -1,0 +1,87 @@
+"""`rockcraft pack --destructive-mode` in a container of the build base, one work directory per rock."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rockbuild import base as bases
+from rockbuild import buildenv
+from rockbuild.cache import cache_root, digest_of
+from rockbuild.errors import BuildError
+from rockbuild.progress import Progress
+from rockbuild.project import load_project
+from rockbuild.real_rockcraft import base_registry, toolimage
+from rockbuild.real_rockcraft.source import RockcraftSource
+
+# Where the work directory is mounted. The local builder's craft-parts work directory has the same
+# path, so that paths baked into built files (venv scripts, RECORD files) agree between the two.
+WORK_IN_CONTAINER = "/work"
+# What rockcraft keeps in its project directory between packs in destructive mode.
+ROCKCRAFT_STATE = {"parts", "stage", "prime", "overlay"}
+REGISTRIES_CONF = "/etc/containers/registries.conf.d/rockbuild-base.conf"
+
+
+def work_dir_for(rock_dir: Path, name: str) -> Path:
+    return cache_root() / "rockcraft-work" / f"{name}-{digest_of(str(rock_dir.resolve()))[:8]}"
+
+
+def _sync_project(rock_dir: Path, work: Path) -> None:
+    """Make `work` hold the rock directory's files (mtimes kept, so unchanged sources stay clean)
+    next to rockcraft's own state from the previous pack."""
+    work.mkdir(parents=True, exist_ok=True)
+    for entry in work.iterdir():
+        if entry.name in ROCKCRAFT_STATE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    ignore = shutil.ignore_patterns("*.rock", "*.partial", "__pycache__", *ROCKCRAFT_STATE)
+    shutil.copytree(rock_dir, work, ignore=ignore, dirs_exist_ok=True, symlinks=True)
+
+
+def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progress, *, cold: bool = False) -> Path:
+    """Pack `rock_dir` with real rockcraft into `out_dir` (the file written atomically, named as
+    rockcraft names it); return its path. `cold` drops the parts state of the previous pack first."""
+    from rockbuild.builder import exclusive
+
+    project = load_project(rock_dir / "rockcraft.yaml")
+    build_base = bases.ensure_base(project.effective_build_base, progress)
+    image_base = build_base if project.base in ("bare", build_base.name) else bases.ensure_base(project.base, progress)
+    pebble_dir = buildenv.ensure_pebble(buildenv.ensure_tool_image(build_base, progress), progress)
+    image = toolimage.ensure_image(build_base, source, pebble_dir, progress)
+    work = work_dir_for(rock_dir, project.name)
+    with exclusive(work):
+        if cold:
+            shutil.rmtree(work, ignore_errors=True)
+        _sync_project(rock_dir, work)
+        for stale in work.glob("*.rock"):
+            stale.unlink()
+        log = cache_root() / "logs" / f"rockcraft-{project.name}.log"
+        with base_registry.serve(image_base) as served:
+            progress.say("rockcraft", f"pack --destructive-mode in {image} (base from {served.address})")
+            buildenv.run_once(
+                image,
+                f"cd {WORK_IN_CONTAINER} && rockcraft pack --destructive-mode --verbosity=brief",
+                {
+                    str(work): {"bind": WORK_IN_CONTAINER, "mode": "rw"},
+                    str(served.registries_conf): {"bind": REGISTRIES_CONF, "mode": "ro"},
+                },
+                log,
+                f"rockcraft pack of {rock_dir}",
+                fuse=True,
+                on_line=lambda line: progress.say("rockcraft", line) if line.strip() else None,
+            )
+        built = sorted(work.glob(f"{project.name}_*.rock"))
+        if len(built) != 1:
+            raise BuildError(f"rockcraft pack wrote {len(built)} {project.name}_*.rock files in {work}; expected one")
+        out = out_dir / built[0].name
+        partial = out.with_name(out.name + ".partial")
+        try:
+            shutil.copyfile(built[0], partial)
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
+        built[0].unlink()
+    return out
