@@ -5,11 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ROCKS ?=
 BUILDER ?= auto
+# Real rockcraft's source, for BUILDER=rockcraft without the snap and for `make parity`.
+ROCKCRAFT_SOURCE ?= $(wildcard ../shared/oracles/rockcraft/rockcraft-1.20.0.tar.gz)
+PARITY_ROCKS ?= tests/image/fixtures/fixture-rock indico-nginx indico
 PUBLISH_ARGS ?= --dry-run
 INTEGRATION_VENV := .venv-integration
 INTEGRATION_ARGS ?=
 
-.PHONY: help host venv rocks charm publish test test-unit integration-test lint format lock clean bench
+.PHONY: help host venv rocks parity charm publish test test-unit integration-test lint format lock clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -25,7 +28,10 @@ $(VENV)/.installed: requirements.txt
 venv: $(VENV)/.installed ## the project virtual environment, from the pinned requirements.txt
 
 rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILDER=local|rockcraft)
-	$(PY) build.py rocks --builder $(BUILDER) $(ROCKS)
+	$(PY) build.py rocks --builder $(BUILDER) $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) $(ROCKS)
+
+parity: host venv ## pack PARITY_ROCKS with real rockcraft and the local builder and compare (all three rocks)
+	$(PY) build.py parity $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) $(PARITY_ROCKS)
 
 charm: host venv ## pack charm/ into charm/indico_amd64.charm with charmcraft (in a container, no LXD)
 	$(PY) build.py charm

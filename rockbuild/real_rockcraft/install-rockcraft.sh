@@ -8,7 +8,7 @@ setup=/rockbuild-setup
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  python3-venv python3-apt python3-pip git skopeo umoci fuse-overlayfs squashfs-tools >/dev/null
+  ca-certificates python3-venv python3-apt python3-pip git skopeo umoci fuse-overlayfs squashfs-tools >/dev/null
 if [ -f /rockbuild-setup/ca.crt ]; then printf '[global]\ncert = /rockbuild-setup/ca.crt\n' > /etc/pip.conf; fi
 
 python3 -m venv --system-site-packages /opt/rockcraft
