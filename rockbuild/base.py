@@ -23,7 +23,7 @@ from rockbuild.progress import Progress
 SUITES = {"ubuntu@20.04": "focal", "ubuntu@22.04": "jammy", "ubuntu@24.04": "noble"}
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Raised whenever _debootstrap makes a different tree, so that every machine makes the base anew.
-BASE_RECIPE = 2
+BASE_RECIPE = 3
 DEBOOTSTRAP_HINT = "Run `make host` (scripts/ensure-host.sh) to install debootstrap and ubuntu-keyring."
 
 
@@ -87,18 +87,31 @@ def _debootstrap(suite: str, rootfs: Path) -> None:
     commands.require_tool("debootstrap", DEBOOTSTRAP_HINT)
     if not Path(f"/usr/share/debootstrap/scripts/{suite}").exists():
         raise BuildError(f"this debootstrap has no script for '{suite}'. {DEBOOTSTRAP_HINT}")
+    # Like the registry's ubuntu image: minbase, no CA bundle (a rock that needs one builds it).
     commands.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            "--components=main,universe",
-            "--include=ca-certificates",
-            suite,
-            str(rootfs),
-        ],
+        ["debootstrap", "--variant=minbase", "--components=main,universe", suite, str(rootfs)],
         what=f"debootstrap {suite}",
     )
     _add_update_suites(rootfs, suite)
+    _upgrade(rootfs, suite)
+    # The registry's image has the `ubuntu` user (UID 1000) since 23.04.
+    commands.run(
+        [
+            "chroot",
+            str(rootfs),
+            "useradd",
+            "--uid",
+            "1000",
+            "--user-group",
+            "--create-home",
+            "--shell",
+            "/bin/bash",
+            "--comment",
+            "Ubuntu",
+            "ubuntu",
+        ],
+        what="adding the ubuntu user to the base",
+    )
     # debootstrap copies the build host's resolv.conf (its nameservers); an image has none, and
     # every runtime (Docker, Kubernetes) provides its own.
     (rootfs / "etc" / "resolv.conf").unlink(missing_ok=True)
@@ -107,6 +120,36 @@ def _debootstrap(suite: str, rootfs: Path) -> None:
         for item in (rootfs / leftover).glob("*"):
             if item.is_file():
                 item.unlink()
+
+
+def _upgrade(rootfs: Path, suite: str) -> None:
+    """debootstrap installs the release pocket (April's libc and OpenSSL for noble); the registry's
+    image is a current point release. Upgrading from -updates and -security gives the same packages."""
+    policy = rootfs / "usr/sbin/policy-rc.d"  # no service may start in the chroot
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    env = ["env", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"]
+    try:
+        commands.run(
+            ["chroot", str(rootfs), *env, "apt-get", "update", "-qq"], what=f"apt-get update in the {suite} base"
+        )
+        commands.run(
+            [
+                "chroot",
+                str(rootfs),
+                *env,
+                "apt-get",
+                "dist-upgrade",
+                "-y",
+                "-qq",
+                "-o",
+                "Dpkg::Options::=--force-confold",
+            ],
+            what=f"upgrading the {suite} base from -updates and -security",
+        )
+        commands.run(["chroot", str(rootfs), "apt-get", "clean"], what="apt-get clean in the base")
+    finally:
+        policy.unlink(missing_ok=True)
 
 
 def _make_oci_layout(rootfs: Path, oci_dir: Path, tag: str, work: Path) -> None:

@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  python3-venv python3-apt python3-pip fuse-overlayfs git golang-go file patchelf xz-utils >/dev/null
+  ca-certificates python3-venv python3-apt python3-pip fuse-overlayfs git golang-go file patchelf xz-utils >/dev/null
 python3 -m venv --system-site-packages /opt/rockbuild/venv
 /opt/rockbuild/venv/bin/pip install --quiet --no-cache-dir --require-virtualenv -r "$(dirname "$0")/requirements.txt"
 ln -sf /opt/rockbuild/venv/bin/craftctl /usr/local/bin/craftctl  # scriptlets call `craftctl default`

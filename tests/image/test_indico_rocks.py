@@ -24,6 +24,7 @@ import docker.models.containers
 import pytest
 
 from rockbuild.builder import BuiltRock
+from rockbuild.parity import rockfile
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis
 
@@ -344,3 +345,19 @@ def test_no_source_maps_in_either_image(rocks: dict[str, BuiltRock], docker_clie
         ).decode()
         assert found.splitlines()[0].startswith("js="), f"{name}: {found}"
         assert int(found.split("js=")[1]) > 100, f"{name} lost its bundles: {found}"
+
+
+def test_the_indico_rock_builds_its_own_ca_bundle(
+    rocks: dict[str, BuiltRock], docker_client: docker.DockerClient
+) -> None:
+    """indico-external's pip and git reach https servers; the base has no bundle, so the rock makes one."""
+    layers = rockfile.read(rocks["indico"].path).layers
+    bundle = "etc/ssl/certs/ca-certificates.crt"
+    assert bundle not in layers[0] and bundle in layers[1]
+    count = docker_client.containers.run(
+        rocks["indico"].image,
+        ["exec", "python3", "-c", "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])"],
+        remove=True,
+        network_mode="host",
+    ).decode()
+    assert int(count) > 100, "OpenSSL's default paths find the public CAs"
