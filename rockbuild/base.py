@@ -58,8 +58,8 @@ class BaseImage:
         index = json.loads((self.oci_layout / "index.json").read_text())
         return str(index["manifests"][0]["digest"])
 
-    def dir_symlinks(self) -> dict[str, str]:
-        return layers.base_dir_symlinks(self.rootfs)
+    def symlinks(self) -> dict[str, str]:
+        return layers.base_symlinks(self.rootfs)
 
 
 def suite_for(base: str) -> str:

@@ -8,36 +8,54 @@ written directories first, in a stable order, so that equal trees give equal tar
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from rockbuild.errors import BuildError
 
-def base_dir_symlinks(base_rootfs: Path | None) -> dict[str, str]:
-    """Top-level directory symlinks of the base, e.g. {"bin": "usr/bin", "lib64": "usr/lib64"}."""
+
+def base_symlinks(base_rootfs: Path | None) -> dict[str, str]:
+    """Every symlink of the base, at any depth, as {path: target path from the root}: the usr-merge
+    links (`bin` -> `usr/bin`) and deeper ones (`var/run` -> `run`)."""
     if base_rootfs is None:
         return {}
     links: dict[str, str] = {}
-    for entry in sorted(base_rootfs.iterdir()):
-        if entry.is_symlink() and entry.is_dir():
-            target = os.readlink(entry)
-            links[entry.name] = str(PurePosixPath(target.lstrip("/")))
+    for dirpath, dirnames, filenames in os.walk(base_rootfs):
+        for name in dirnames + filenames:
+            full = Path(dirpath, name)
+            if not full.is_symlink():
+                continue
+            rel = full.relative_to(base_rootfs).as_posix()
+            target = os.readlink(full)
+            if target.startswith("/"):
+                resolved = posixpath.normpath(target.lstrip("/"))
+            else:
+                resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+            if resolved != ".." and not resolved.startswith("../"):
+                links[rel] = resolved
     return links
 
 
-def rewrite_path(relpath: str, links: dict[str, str]) -> str:
-    head, _, rest = relpath.partition("/")
-    if head in links:
-        target = links[head]
-        return f"{target}/{rest}" if rest else target
-    return relpath
+def rewrite_path(relpath: str, links: dict[str, str], *, is_dir: bool = True) -> str:
+    """The path in the image: each directory on the way that the base has as a symlink is replaced
+    by the symlink's target (as rockcraft's layer writer does), so a layer never replaces a base link."""
+    parts = relpath.split("/")
+    current = ""
+    for index, part in enumerate(parts):
+        current = f"{current}/{part}" if current else part
+        if index < len(parts) - 1 or is_dir:
+            current = links.get(current, current)
+    return current
 
 
 def _walk(root: Path) -> Iterable[str]:
     for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()  # a stable order: the first of two equal paths is the one kept
         rel_dir = os.path.relpath(dirpath, root)
-        for name in dirnames + filenames:
+        for name in sorted(dirnames + filenames):
             yield os.path.normpath(os.path.join(rel_dir, name))
 
 
@@ -45,17 +63,27 @@ def layer_entries(root: Path, links: dict[str, str], prune_against: Path | None 
     """(archive name, source path relative to root) pairs, directories first, then by name.
 
     With `prune_against` (the base rootfs), files identical to the base's are left out, as
-    rockcraft's `prune_prime_files` does, so a staged copy of a base file adds nothing.
+    rockcraft's `prune_prime_files` does, so a staged copy of a base file adds nothing. Two paths
+    that land on one name must be equal directories or equal files; anything else is an error.
     """
     seen: dict[str, tuple[bool, str]] = {}
     for rel in _walk(root):
-        name = rewrite_path(rel, links)
-        if rel in links and (root / rel).is_symlink():
-            continue  # the base already has this usr-merge symlink
-        if prune_against is not None and not (root / rel).is_dir() and is_same_file(root / rel, prune_against / name):
+        path = root / rel
+        is_dir = path.is_dir() and not path.is_symlink()
+        name = rewrite_path(rel, links, is_dir=False)
+        if name in links and (is_dir or (path.is_symlink() and "/" not in rel)):
+            continue  # the base has a symlink here: it stays, and what is under it goes to its target
+        if prune_against is not None and not is_dir and is_same_file(path, prune_against / name):
             continue
-        is_dir = (root / rel).is_dir() and not (root / rel).is_symlink()
-        seen.setdefault(name, (is_dir, rel))
+        if name in seen:
+            other = seen[name][1]
+            if not is_same_file(root / other, path):
+                raise BuildError(
+                    f"conflicting paths in the rock: '{other}' and '{rel}' both become '{name}' (the base has "
+                    f"a symlink on the way); keep one of them, e.g. with `organize` or `prime` in rockcraft.yaml"
+                )
+            continue
+        seen[name] = (is_dir, rel)
     ordered = sorted(seen.items(), key=lambda item: (not item[1][0], item[0]))
     return [(name, rel) for name, (_, rel) in ordered]
 

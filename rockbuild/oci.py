@@ -68,7 +68,7 @@ def assemble(
         what="tag the base",
     )
     commands.run(["umoci", "rm", "--image", f"{image.dir}:{base.tag}"], what="untag the base")
-    links = base.dir_symlinks()
+    links = base.symlinks()
     created = metadata.build_time()
 
     progress.say("image", "layer: primed files")

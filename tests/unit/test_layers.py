@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rockbuild import layers
+from rockbuild.errors import BuildError
 
 
 @pytest.fixture
@@ -21,8 +22,8 @@ def base_rootfs(tmp_path: Path) -> Path:
     return root
 
 
-def test_base_dir_symlinks_are_the_usrmerge_links(base_rootfs: Path) -> None:
-    assert layers.base_dir_symlinks(base_rootfs) == {"bin": "usr/bin", "lib": "usr/lib"}
+def test_base_symlinks_are_the_usrmerge_links(base_rootfs: Path) -> None:
+    assert layers.base_symlinks(base_rootfs) == {"bin": "usr/bin", "lib": "usr/lib"}
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def make_prime(tmp_path: Path) -> Path:
 
 def test_layer_folds_usrmerge_and_lists_directories_first(tmp_path: Path, base_rootfs: Path) -> None:
     prime = make_prime(tmp_path)
-    links = {**layers.base_dir_symlinks(base_rootfs), "lib64": "usr/lib64"}
+    links = {**layers.base_symlinks(base_rootfs), "lib64": "usr/lib64"}
     out = layers.write_layer(prime, tmp_path / "layer.tar", links, prune_against=base_rootfs)
     with tarfile.open(out) as tar:
         members = tar.getmembers()
@@ -70,7 +71,7 @@ def test_layer_folds_usrmerge_and_lists_directories_first(tmp_path: Path, base_r
 
 def test_layer_is_reproducible(tmp_path: Path, base_rootfs: Path) -> None:
     prime = make_prime(tmp_path)
-    links = layers.base_dir_symlinks(base_rootfs)
+    links = layers.base_symlinks(base_rootfs)
     a = layers.write_layer(prime, tmp_path / "a.tar", links).read_bytes()
     b = layers.write_layer(prime, tmp_path / "b.tar", links).read_bytes()
     assert a == b
@@ -110,3 +111,29 @@ def test_files_layer_has_modes_and_directories(tmp_path: Path) -> None:
         info = {m.name: m for m in tar.getmembers()}
     assert info["a"].isdir() and info["a"].mode == 0o777
     assert info["a/b.yaml"].mode == 0o777 and info["a/b.yaml"].size == 5
+
+
+def test_symlinks_deep_in_the_base_fold_paths_too(tmp_path: Path, base_rootfs: Path) -> None:
+    (base_rootfs / "run/lock").mkdir(parents=True)
+    (base_rootfs / "var").mkdir()
+    os.symlink("/run", base_rootfs / "var/run")  # absolute, as Ubuntu has it
+    links = layers.base_symlinks(base_rootfs)
+    assert links["var/run"] == "run"
+    prime = tmp_path / "prime"
+    (prime / "var/run/app").mkdir(parents=True)
+    (prime / "var/run/app/pid").write_text("1")
+    with tarfile.open(layers.write_layer(prime, tmp_path / "layer.tar", links)) as tar:
+        names = tar.getnames()
+    assert "run/app/pid" in names and "var/run" not in names and not any(n.startswith("var/run/") for n in names)
+
+
+def test_two_different_files_landing_on_one_path_are_an_error(tmp_path: Path, base_rootfs: Path) -> None:
+    prime = tmp_path / "prime"
+    (prime / "bin").mkdir(parents=True)
+    (prime / "usr/bin").mkdir(parents=True)
+    (prime / "bin/tool").write_text("one")
+    (prime / "usr/bin/tool").write_text("two")
+    with pytest.raises(BuildError, match=r"'bin/tool' and 'usr/bin/tool' both become 'usr/bin/tool'"):
+        layers.layer_entries(prime, layers.base_symlinks(base_rootfs))
+    (prime / "bin/tool").write_text("two")  # the same file twice is fine
+    assert ("usr/bin/tool", "bin/tool") in layers.layer_entries(prime, layers.base_symlinks(base_rootfs))
