@@ -32,12 +32,19 @@ import docker  # noqa: E402
 
 from rockbuild import builder, publish  # noqa: E402
 from rockbuild.cli import ROCKS_DIR  # noqa: E402
+from rockbuild.errors import BuildError  # noqa: E402
+from rockbuild.progress import Progress  # noqa: E402
+from rockbuild.project import load_project  # noqa: E402
+from rockbuild.real_rockcraft import pack as rockcraft_pack  # noqa: E402
+from rockbuild.real_rockcraft import source as rockcraft_source  # noqa: E402
 from tests.image import external_sources, indico_site  # noqa: E402
 from tests.image.services import Postgres, Redis, Registry  # noqa: E402 - the same real servers the image tests use
 
 SITE = "localhost:8080"
 SWEEP = (8, 32, 64)  # wrk connections on the event page through NGINX
 STATIC = "/images/indico.ico"
+BUILDER_ROCKS = {"fixture-rock": REPO / "tests/image/fixtures/fixture-rock", "indico-nginx": ROCKS_DIR / "indico-nginx"}
+DEFAULT_ROCKCRAFT_SOURCE = REPO.parent / "shared/oracles/rockcraft/rockcraft-1.20.0.tar.gz"
 CONFIG_FILES = {"indico": "files/etc/indico/uwsgi.ini", "indico-nginx": "files/etc/nginx/nginx.conf.template"}
 
 
@@ -74,6 +81,57 @@ def bench_build(name: str) -> dict[str, float]:
         "cold_over_warm": round(cold / max(warm, 0.01)),
         "one_config_file_s": one_file,
     }
+
+
+def bench_builders(setting: str | None) -> dict[str, Any]:
+    """Both builders on the same rocks, one after the other: cold (no part state; machine caches
+    kept) and warm (part state kept, nothing changed, a full pack or assemble anyway)."""
+    try:
+        source = rockcraft_source.resolve(setting)
+    except BuildError as exc:
+        return {"skipped": str(exc)}
+    say("builders: real rockcraft's image (once per machine)")
+    first = next(iter(BUILDER_ROCKS.values()))
+    image_s = timed(lambda: rockcraft_pack.prepare(load_project(first / "rockcraft.yaml"), source, Progress("bench")))
+    results: dict[str, Any] = {"rockcraft_image_s": image_s, "rockcraft_version": source.version}
+    for name, rock_dir in BUILDER_ROCKS.items():
+        results[name] = both_builders_on(name, rock_dir, source)
+    return results
+
+
+def both_builders_on(name: str, rock_dir: Path, source: rockcraft_source.RockcraftSource) -> dict[str, Any]:
+    progress = Progress(name)
+    say(f"builders: {name} with the local builder, cold then warm")
+    builder.forget(rock_dir)
+    local_cold = timed(lambda: builder.build_local(rock_dir, progress, force=True))
+    local_warm = timed(lambda: builder.build_local(rock_dir, progress, force=True))
+    say(f"builders: {name} with real rockcraft, cold then warm")
+    with tempfile.TemporaryDirectory(prefix="bench-rockcraft-") as scratch:
+        out = Path(scratch)
+        real_cold = timed(lambda: rockcraft_pack.pack(rock_dir, source, out, progress, cold=True))
+        real_warm = timed(lambda: rockcraft_pack.pack(rock_dir, source, out, progress))
+    return {
+        "local": {"cold_s": local_cold, "warm_s": local_warm},
+        "rockcraft": {"cold_s": real_cold, "warm_s": real_warm},
+    }
+
+
+def builders_table(found: dict[str, Any]) -> str:
+    if "skipped" in found:
+        return f"builder comparison skipped: {found['skipped']}"
+    lines = [
+        f"| rock | local cold (s) | rockcraft {found['rockcraft_version']} cold (s) "
+        "| local warm (s) | rockcraft warm (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in BUILDER_ROCKS:
+        row = found[name]
+        lines.append(
+            f"| {name} | {row['local']['cold_s']} | {row['rockcraft']['cold_s']} | "
+            f"{row['local']['warm_s']} | {row['rockcraft']['warm_s']} |"
+        )
+    lines.append(f"\nreal rockcraft's image ready in {found['rockcraft_image_s']} s (made once per machine)")
+    return "\n".join(lines)
 
 
 def bench_size(client: docker.DockerClient, name: str, image: str) -> dict[str, Any]:
@@ -342,6 +400,8 @@ def table(results: dict[str, Any]) -> str:
         f"| indico-external: install a plugin wheel + clone a repo | {ext['install_s']} |",
         f"| indico-external: same inputs again (no pip, no git) | {ext['unchanged_s']} |",
     ]
+    if "builders" in results:
+        lines += ["", builders_table(results["builders"])]
     lines.append("\nLargest directories:")
     for name, size in s.items():
         lines.append(f"- {name}: " + ", ".join(f"{d['path']} {d['mb']} MB" for d in size["largest_dirs"][:6]))
@@ -391,7 +451,19 @@ def main() -> int:
     )
     parser.add_argument("--skip-build", action="store_true", help="skip the build figures (use the images as they are)")
     parser.add_argument("--output", type=Path, default=REPO / "bench/results.json", help="where to write the results")
+    parser.add_argument(
+        "--rockcraft-source",
+        default=str(DEFAULT_ROCKCRAFT_SOURCE) if DEFAULT_ROCKCRAFT_SOURCE.is_file() else None,
+        help="real rockcraft's source for the builder comparison "
+        "(default: %(default)s, else $ROCKBUILD_ROCKCRAFT_SOURCE)",
+    )
+    parser.add_argument(
+        "--builders-only", action="store_true", help="only compare the builders (cold and warm); print, write nothing"
+    )
     args = parser.parse_args()
+    if args.builders_only:
+        print(builders_table(bench_builders(args.rockcraft_source)))
+        return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `make host`", file=sys.stderr)
         return 1
@@ -413,6 +485,7 @@ def main() -> int:
     results["runtime"] = bench_runtime(client, args.duration, args.connections)
     results["publish"] = bench_publish()
     results["external"] = bench_external(client)
+    results["builders"] = bench_builders(args.rockcraft_source)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     plot = args.output.with_name("sweep.png")
     plot_sweep(results["runtime"]["sweep_event_8080"], plot)

@@ -10,7 +10,7 @@ from rockbuild import buildenv
 from rockbuild.cache import cache_root, digest_of
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
-from rockbuild.project import load_project
+from rockbuild.project import Project, load_project
 from rockbuild.real_rockcraft import base_registry, toolimage
 from rockbuild.real_rockcraft.source import RockcraftSource
 
@@ -41,16 +41,21 @@ def _sync_project(rock_dir: Path, work: Path) -> None:
     shutil.copytree(rock_dir, work, ignore=ignore, dirs_exist_ok=True, symlinks=True)
 
 
+def prepare(project: Project, source: RockcraftSource, progress: Progress) -> tuple[str, bases.BaseImage]:
+    """The image rockcraft runs in, and the base it stacks the rock on (both made once per machine)."""
+    build_base = bases.ensure_base(project.effective_build_base, progress)
+    image_base = build_base if project.base in ("bare", build_base.name) else bases.ensure_base(project.base, progress)
+    pebble_dir = buildenv.ensure_pebble(buildenv.ensure_tool_image(build_base, progress), progress)
+    return toolimage.ensure_image(build_base, source, pebble_dir, progress), image_base
+
+
 def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progress, *, cold: bool = False) -> Path:
     """Pack `rock_dir` with real rockcraft into `out_dir` (the file written atomically, named as
     rockcraft names it); return its path. `cold` drops the parts state of the previous pack first."""
     from rockbuild.builder import exclusive
 
     project = load_project(rock_dir / "rockcraft.yaml")
-    build_base = bases.ensure_base(project.effective_build_base, progress)
-    image_base = build_base if project.base in ("bare", build_base.name) else bases.ensure_base(project.base, progress)
-    pebble_dir = buildenv.ensure_pebble(buildenv.ensure_tool_image(build_base, progress), progress)
-    image = toolimage.ensure_image(build_base, source, pebble_dir, progress)
+    image, image_base = prepare(project, source, progress)
     work = work_dir_for(rock_dir, project.name)
     with exclusive(work):
         if cold:
