@@ -29,7 +29,7 @@ from rockbuild.progress import Progress
 HERE = Path(__file__).parent
 SOURCE_ROOT = HERE.parent.parent  # the directory that holds the rockbuild package
 PEBBLE_VERSION = "v1.32.1"
-TOOL_IMAGE_RECIPE = "2"  # bump when ensure_tool_image changes how the image is made
+TOOL_IMAGE_RECIPE = "3"  # bump when ensure_tool_image changes how the image is made
 CA_IN_CONTAINER = "/rockbuild/ca.crt"
 # Settings a user may have for reaching package indexes through their own mirror or proxy.
 PASSTHROUGH_ENV = (
@@ -233,8 +233,10 @@ def ensure_pebble(tool_image: str, progress: Progress) -> Path:
     go_cache.mkdir(parents=True, exist_ok=True)
     # `go install module@version` also asks the proxy for the module's version list (deprecation
     # check), which some proxies refuse; downloading the exact version and building it does not.
+    # Go comes into this throw-away container only: the tool image carries no tool for parts.
     script = (
-        "set -e; export GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw; "
+        "set -e; apt-get install -y -qq --no-install-recommends golang-go >/dev/null; "
+        "export GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw; "
         f"src=$(go mod download -json github.com/canonical/pebble@{PEBBLE_VERSION} "
         '| sed -n \'s/^[[:space:]]*"Dir": "\\(.*\\)",$/\\1/p\'); '
         "cd \"$src\" && go build -trimpath -ldflags='-s -w' -o /out/pebble ./cmd/pebble; "

@@ -204,3 +204,24 @@ def test_a_failing_part_stops_the_build_and_leaves_no_rock(tmp_path: Path, docke
     message = str(caught.value)
     assert "parts lifecycle failed" in message and "broken" in message
     assert not list(rock_dir.glob("*.rock*"))
+
+
+@pytest.mark.parametrize("tool", ["go", "git", "pip3"])
+def test_a_part_gets_only_the_tools_it_declares(tool: str, tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """As in rockcraft's build instance, which has none of them: a rock that builds here builds there."""
+    rock_dir = tmp_path / "undeclared"
+    rock_dir.mkdir()
+    (rock_dir / "rockcraft.yaml").write_text(
+        yaml.safe_dump(
+            {
+                **MINIMAL,
+                "name": "undeclared-tool",
+                "parts": {"probe": {"plugin": "nil", "override-build": f"command -v {tool} || exit 7"}},
+            }
+        )
+    )
+    try:
+        with pytest.raises(BuildError, match="parts lifecycle failed"):
+            builder.build(rock_dir, "local")
+    finally:
+        builder.forget(rock_dir)
