@@ -206,8 +206,7 @@ def test_a_failing_part_stops_the_build_and_leaves_no_rock(tmp_path: Path, docke
     assert not list(rock_dir.glob("*.rock*"))
 
 
-@pytest.mark.parametrize("tool", ["go", "git", "pip3"])
-def test_a_part_gets_only_the_tools_it_declares(tool: str, tmp_path: Path, docker_client: docker.DockerClient) -> None:
+def test_a_part_gets_only_the_tools_it_declares(tmp_path: Path, docker_client: docker.DockerClient) -> None:
     """As in rockcraft's build instance, which has none of them: a rock that builds here builds there."""
     rock_dir = tmp_path / "undeclared"
     rock_dir.mkdir()
@@ -216,7 +215,13 @@ def test_a_part_gets_only_the_tools_it_declares(tool: str, tmp_path: Path, docke
             {
                 **MINIMAL,
                 "name": "undeclared-tool",
-                "parts": {"probe": {"plugin": "nil", "override-build": f"command -v {tool} || exit 7"}},
+                # Succeeds (and so fails the test) as soon as one undeclared tool is there.
+                "parts": {
+                    "probe": {
+                        "plugin": "nil",
+                        "override-build": "for t in go git pip3; do command -v $t && exit 0; done; exit 7",
+                    }
+                },
             }
         )
     )
