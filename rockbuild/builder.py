@@ -127,6 +127,21 @@ def build_local(rock_dir: Path, progress: Progress, verbose: bool = False, force
         return _build_local(rock_dir, project, base, progress, verbose, force)
 
 
+def _start_cold_if_the_environment_changed(work: Path, environment: str, progress: Progress) -> None:
+    """Part state made on another base or build environment is not reused: staged packages and
+    files craft-parts copies from the build host (targets of absolute symlinks) would be stale."""
+    marker = work / ".rockbuild-environment"
+    if work.exists() and (not marker.exists() or marker.read_text() != environment):
+        progress.say("build environment", "changed since the last build: starting cold")
+        for entry in work.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    work.mkdir(parents=True, exist_ok=True)
+    marker.write_text(environment)
+
+
 def _build_local(
     rock_dir: Path, project: Project, base: bases.BaseImage, progress: Progress, verbose: bool, force: bool
 ) -> BuiltRock:
@@ -146,6 +161,7 @@ def _build_local(
     tool_image = buildenv.ensure_tool_image(build_base, progress)
     pebble_dir = buildenv.ensure_pebble(tool_image, progress)
     work = work_dir_for(rock_dir, project.name)
+    _start_cold_if_the_environment_changed(work, f"{base.digest} {tool_image} {pebble_dir}", progress)
     prune.record_owner(work, rock_dir)
     container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir)
     progress.say("build container", container.name)
