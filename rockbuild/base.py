@@ -165,8 +165,28 @@ def _make_oci_layout(rootfs: Path, oci_dir: Path, tag: str, work: Path) -> None:
     layer.unlink()
 
 
+def ensure_bare(progress: Progress) -> BaseImage:
+    """`base: bare`: an empty image (no layer), as rockcraft starts one; the rock brings everything,
+    usually as chisel slices. Never loaded into Docker: build containers run the build base."""
+    image = BaseImage(name="bare", dir=cache_root() / "bases" / f"bare-r{BASE_RECIPE}")
+    if not (image.dir / "complete").exists():
+        progress.say("base", "empty image for base: bare")
+        work = image.dir.with_name(image.dir.name + ".partial")
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "rootfs").mkdir(parents=True)
+        oci = work / "oci"
+        commands.run(["umoci", "init", "--layout", str(oci)], what="umoci init")
+        commands.run(["umoci", "new", "--image", f"{oci}:{image.tag}"], what="umoci new")
+        shutil.rmtree(image.dir, ignore_errors=True)
+        work.rename(image.dir)
+        (image.dir / "complete").write_text(image.digest + "\n")
+    return image
+
+
 def ensure_base(name: str, progress: Progress) -> BaseImage:
     """Return the cached base, making it first if this machine has none (about 30 s)."""
+    if name == "bare":
+        return ensure_bare(progress)
     suite = suite_for(name)
     image = BaseImage(name=name, dir=cache_root() / "bases" / f"{name.replace('@', '-')}-r{BASE_RECIPE}")
     done_marker = image.dir / "complete"

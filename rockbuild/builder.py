@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rockbuild import base as bases
-from rockbuild import buildenv, docker_engine, lifecycle, local_support, oci, prune
+from rockbuild import buildenv, chisel, docker_engine, lifecycle, local_support, oci, prune
 from rockbuild.cache import cache_root, digest_of
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -53,9 +54,15 @@ def rock_path(rock_dir: Path, project: Project, version: str) -> Path:
     return rock_dir / f"{project.name}_{version}_{platform_label(project)}.rock"
 
 
+def uses_slices(project: Project) -> bool:
+    return any("_" in package for part in project.parts.values() for package in part.get("stage-packages") or [])
+
+
 def input_digest(rock_dir: Path, base_digest: str) -> str:
-    """Everything a build depends on: the rock's files, the builder's code, the base, Pebble."""
-    pieces: list[bytes | str] = [base_digest, buildenv.PEBBLE_VERSION]
+    """Everything a build depends on: the rock's files, the builder's code, the base, Pebble, and
+    for rocks with chisel slices, chisel's version and the slice definitions it was given."""
+    pieces: list[bytes | str] = [base_digest, buildenv.PEBBLE_VERSION, chisel.CHISEL_VERSION]
+    pieces.append(os.environ.get(chisel.RELEASE_SETTING, ""))
     for root in (rock_dir, BUILDER_SOURCES):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = path.relative_to(root)
@@ -160,10 +167,14 @@ def _build_local(
     )
     tool_image = buildenv.ensure_tool_image(build_base, progress)
     pebble_dir = buildenv.ensure_pebble(tool_image, progress)
+    with_chisel = None
+    if uses_slices(project):
+        with_chisel = (chisel.ensure_chisel(tool_image, progress), chisel.release_dir(progress))
     work = work_dir_for(rock_dir, project.name)
-    _start_cold_if_the_environment_changed(work, f"{base.digest} {tool_image} {pebble_dir}", progress)
+    environment = f"{base.digest} {tool_image} {pebble_dir} {with_chisel}"
+    _start_cold_if_the_environment_changed(work, environment, progress)
     prune.record_owner(work, rock_dir)
-    container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir)
+    container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir, with_chisel)
     progress.say("build container", container.name)
     container.start()
     try:

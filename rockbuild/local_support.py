@@ -26,7 +26,7 @@ def host_architecture() -> str:
 def unsupported(project: Project, source: str) -> list[str]:
     problems: list[str] = []
     for key, value in (("base", project.base), ("build-base", project.effective_build_base)):
-        if value not in SUITES:
+        if value not in SUITES and not (key == "base" and value == "bare"):
             problems.append(
                 f"{source}: {key} '{value}' cannot be made by the local builder yet (it makes "
                 f"{', '.join(sorted(SUITES))} with debootstrap); use one of those or build with rockcraft"
@@ -42,12 +42,6 @@ def unsupported(project: Project, source: str) -> list[str]:
                     f"{source}: parts.{name}.{key}: snaps need snapd, which the local builder does not use; "
                     f"use stage-packages/build-packages instead ({GO_HINT})"
                 )
-        slices = [p for p in part.get("stage-packages") or [] if "_" in p]
-        if slices:
-            problems.append(
-                f"{source}: parts.{name}.stage-packages: chisel slices {slices} are not supported by the local "
-                "builder yet; stage whole packages (the package name before '_')"
-            )
     host = host_architecture()
     for label, spec in project.platforms.items():
         targets = spec.build_for if spec else [label]

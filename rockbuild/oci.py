@@ -47,6 +47,9 @@ def config_args(project: Project, version: str, annotations: dict[str, str]) -> 
     args = ["--clear=config.entrypoint", "--clear=config.cmd"]
     args += [f"--config.entrypoint={item}" for item in entrypoint]
     args += [f"--config.cmd={item}" for item in cmd]
+    if project.base == "bare":
+        # Pebble's default PATH, so that a container run without the entrypoint finds the same programs.
+        args.append("--config.env=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     args += [f"--config.env={key}={value}" for key, value in (project.environment or {}).items()]
     if project.run_user:
         args.append(f"--config.user={metadata.DAEMON_ID}")

@@ -294,7 +294,8 @@ class BuildContainer:
             container = engine.containers.get(self.name)
         except docker.errors.NotFound:
             for host in self.mounts:
-                Path(host).mkdir(parents=True, exist_ok=True)
+                if not Path(host).is_file():
+                    Path(host).mkdir(parents=True, exist_ok=True)
             container = engine.containers.create(
                 self.tool_image,
                 ["bash", "-c", f"{WRITE_PIP_CONF}; exec sleep infinity"],
@@ -327,8 +328,15 @@ class BuildContainer:
 
 
 def build_container_for(
-    rock: str, project_dir: Path, work: Path, tool_image: str, base: BaseImage, pebble_dir: Path
+    rock: str,
+    project_dir: Path,
+    work: Path,
+    tool_image: str,
+    base: BaseImage,
+    pebble_dir: Path,
+    chisel: tuple[Path, Path | None] | None = None,
 ) -> BuildContainer:
+    """`chisel`: the chisel directory (binary and wrapper) and the slice definitions, for rocks with slices."""
     root = cache_root()
     mounts = {
         str(project_dir.resolve()): "/project",
@@ -341,6 +349,16 @@ def build_container_for(
         str(base.rootfs): "/rockbuild/base",
     }
     read_only = {"/rockbuild/pebble", "/rockbuild/src/rockbuild", "/rockbuild/base"}
+    if chisel is not None:
+        from rockbuild import chisel as chisel_tool
+
+        chisel_dir, release = chisel
+        mounts[str(chisel_dir)] = chisel_tool.IN_CONTAINER
+        mounts[str(chisel_dir / "chisel")] = "/usr/local/bin/chisel"  # craft-parts runs `chisel` from PATH
+        read_only |= {chisel_tool.IN_CONTAINER, "/usr/local/bin/chisel"}
+        if release is not None:
+            mounts[str(release)] = chisel_tool.RELEASE_IN_CONTAINER
+            read_only.add(chisel_tool.RELEASE_IN_CONTAINER)
     key = digest_of(tool_image, repr(sorted(mounts.items())), repr(sorted(ca_volume())))
     return BuildContainer(
         name=f"rockbuild-{rock}-{key}",

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from rockbuild import base as bases
-from rockbuild import buildenv
+from rockbuild import buildenv, chisel
 from rockbuild.cache import cache_root, digest_of
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -52,6 +52,7 @@ def prepare(project: Project, source: RockcraftSource, progress: Progress) -> tu
 def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progress, *, cold: bool = False) -> Path:
     """Pack `rock_dir` with real rockcraft into `out_dir` (the file written atomically, named as
     rockcraft names it); return its path. `cold` drops the parts state of the previous pack first."""
+    from rockbuild import builder
     from rockbuild.builder import exclusive
 
     project = load_project(rock_dir / "rockcraft.yaml")
@@ -64,15 +65,22 @@ def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progr
         for stale in work.glob("*.rock"):
             stale.unlink()
         log = cache_root() / "logs" / f"rockcraft-{project.name}.log"
+        volumes = {str(work): {"bind": WORK_IN_CONTAINER, "mode": "rw"}}
+        if builder.uses_slices(project):
+            # The same chisel, wrapper and slice definitions as the local builder's containers.
+            chisel_dir = chisel.ensure_chisel(buildenv.ensure_tool_image(image_base, progress), progress)
+            volumes[str(chisel_dir)] = {"bind": chisel.IN_CONTAINER, "mode": "ro"}
+            volumes[str(chisel_dir / "chisel")] = {"bind": "/usr/local/bin/chisel", "mode": "ro"}
+            release = chisel.release_dir(progress)
+            if release is not None:
+                volumes[str(release)] = {"bind": chisel.RELEASE_IN_CONTAINER, "mode": "ro"}
         with base_registry.serve(image_base) as served:
             progress.say("rockcraft", f"pack --destructive-mode in {image} (base from {served.address})")
+            volumes[str(served.registries_conf)] = {"bind": REGISTRIES_CONF, "mode": "ro"}
             buildenv.run_once(
                 image,
                 f"cd {WORK_IN_CONTAINER} && rockcraft pack --destructive-mode --verbosity=brief",
-                {
-                    str(work): {"bind": WORK_IN_CONTAINER, "mode": "rw"},
-                    str(served.registries_conf): {"bind": REGISTRIES_CONF, "mode": "ro"},
-                },
+                volumes,
                 log,
                 f"rockcraft pack of {rock_dir}",
                 fuse=True,

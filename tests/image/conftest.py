@@ -88,3 +88,23 @@ def backing_services() -> Iterator[tuple[Postgres, Redis]]:
         finally:
             redis.stop()
             postgres.stop()
+
+
+CHISEL_RELEASES = (
+    Path(__file__).resolve().parents[3] / "shared/oracles/chisel-releases/chisel-releases-ubuntu-24.04.tar.gz"
+)
+
+
+@pytest.fixture(scope="session")
+def chisel_release() -> Iterator[Path]:
+    """Chisel's slice definitions for ubuntu-24.04, given to builds as chisel's --release (chisel's
+    own default, downloading them, cannot reach its repository from here)."""
+    if not CHISEL_RELEASES.is_file():
+        pytest.skip(f"chisel's slice definitions are absent ({CHISEL_RELEASES}); base: bare rocks need them")
+    previous = os.environ.get("ROCKBUILD_CHISEL_RELEASE")
+    os.environ["ROCKBUILD_CHISEL_RELEASE"] = str(CHISEL_RELEASES)
+    yield CHISEL_RELEASES
+    if previous is None:
+        del os.environ["ROCKBUILD_CHISEL_RELEASE"]
+    else:
+        os.environ["ROCKBUILD_CHISEL_RELEASE"] = previous
