@@ -7,7 +7,9 @@ ROCKS ?=
 BUILDER ?= auto
 # Real rockcraft's source, for BUILDER=rockcraft without the snap and for `make parity`.
 ROCKCRAFT_SOURCE ?= $(wildcard ../shared/oracles/rockcraft/rockcraft-1.20.0.tar.gz)
-PARITY_ROCKS ?= tests/image/fixtures/fixture-rock indico-nginx indico
+# Chisel's slice definitions for base: bare rocks (chisel's own default downloads them from GitHub).
+export ROCKBUILD_CHISEL_RELEASE ?= $(wildcard $(CURDIR)/../shared/oracles/chisel-releases/chisel-releases-ubuntu-24.04.tar.gz)
+PARITY_ROCKS ?= tests/image/fixtures/fixture-rock tests/image/fixtures/bare-rock indico-nginx indico
 PUBLISH_ARGS ?= --dry-run
 INTEGRATION_VENV := .venv-integration
 INTEGRATION_ARGS ?=
