@@ -178,7 +178,7 @@ def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
         cache_root() / "logs" / "tool-image.log",
         "making the build-tool image",
     )
-    _remove_older_tool_images(base, keep=ref)
+    remove_older_images(base, keep=ref)
     return ref
 
 
@@ -209,12 +209,14 @@ def commit_image(from_image: str, ref: str, files: dict[str, bytes], script: str
         container.remove(force=True)
 
 
-def _remove_older_tool_images(base: BaseImage, keep: str) -> None:
-    """Each is about 700 MB; one still used by a build container stays (Docker refuses to remove it)."""
+def remove_older_images(base: BaseImage, keep: str) -> None:
+    """Older images of `keep`'s repository for the same base (build-tool or rockcraft images, several
+    hundred MB each). One still used by a container stays (Docker refuses to remove it)."""
+    repository = keep.split(":", 1)[0]
     engine = docker_engine.client()
-    for image in engine.images.list(name="rockbuild-tools"):
+    for image in engine.images.list(name=repository):
         for tag in image.tags:
-            if tag != keep and tag.startswith(f"rockbuild-tools:{base.tag}-"):
+            if tag != keep and tag.startswith(f"{repository}:{base.tag}-"):
                 with contextlib.suppress(docker.errors.APIError):
                     engine.images.remove(tag)
 

@@ -44,4 +44,5 @@ def ensure_image(base: BaseImage, source: RockcraftSource, pebble_dir: Path, pro
         cache_root() / "logs" / "rockcraft-image.log",
         f"installing rockcraft from {source.setting}",
     )
+    buildenv.remove_older_images(base, keep=ref)
     return ref

@@ -339,7 +339,12 @@ def test_no_source_maps_in_either_image(rocks: dict[str, BuiltRock], docker_clie
     ):
         found = docker_client.containers.run(
             rocks[name].image,
-            ["exec", "sh", "-c", f"find {dist} -name '*.map' | head -3; echo js=$(find {dist} -name '*.js' | grep -c .)"],
+            [
+                "exec",
+                "sh",
+                "-c",
+                f"find {dist} -name '*.map' | head -3; echo js=$(find {dist} -name '*.js' | grep -c .)",
+            ],
             remove=True,
             network_mode="host",
         ).decode()
