@@ -377,3 +377,22 @@ def test_the_nginx_rock_is_nginx_and_static_files_on_chisel_slices(
     assert "usr/sbin/nginx" in files and "usr/bin/apt" not in files and "usr/bin/dpkg" not in files
     size_mb = docker_client.images.get(rocks["indico-nginx"].image).attrs["Size"] / 1e6
     assert size_mb <= 95, f"indico-nginx is {size_mb:.1f} MB"
+
+
+def test_the_recorded_schema_heads_are_those_of_the_migration_scripts(
+    rocks: dict[str, BuiltRock], docker_client: docker.DockerClient
+) -> None:
+    """indico-migrate trusts this file at every start to skip loading the scripts; it must not lie."""
+    script = (
+        "import importlib.util, pathlib; from alembic.script import ScriptDirectory; "
+        "m = pathlib.Path(importlib.util.find_spec('indico').submodule_search_locations[0]) / 'migrations'; "
+        "print(' '.join(sorted(ScriptDirectory(str(m)).get_heads())))"
+    )
+    out = docker_client.containers.run(
+        rocks["indico"].image,
+        ["exec", "sh", "-c", f'cat /usr/share/indico/core-schema-heads; python3 -c "{script}"'],
+        remove=True,
+        network_mode="host",
+    ).decode()
+    *recorded, computed = out.strip().splitlines()
+    assert recorded and sorted(recorded) == computed.split()
