@@ -33,6 +33,7 @@ import docker  # noqa: E402
 from rockbuild import builder, publish  # noqa: E402
 from rockbuild.cli import ROCKS_DIR  # noqa: E402
 from rockbuild.errors import BuildError  # noqa: E402
+from rockbuild.parity import rockfile  # noqa: E402
 from rockbuild.progress import Progress  # noqa: E402
 from rockbuild.project import load_project  # noqa: E402
 from rockbuild.real_rockcraft import pack as rockcraft_pack  # noqa: E402
@@ -135,14 +136,24 @@ def builders_table(found: dict[str, Any]) -> str:
 
 
 def bench_size(client: docker.DockerClient, name: str, image: str) -> dict[str, Any]:
+    """The image's size, and its largest directories (to depth 4) read from the .rock's layers:
+    a bare rock has no du or sort to ask."""
     size = client.images.get(image).attrs["Size"]
-    du = client.containers.run(
-        image, ["exec", "sh", "-c", "du -xk -d 4 / 2>/dev/null | sort -n | tail -9"], remove=True, network_mode="host"
-    ).decode()
-    largest = [
-        {"path": path, "mb": round(int(kb) / 1024, 1)} for kb, path in (line.split("\t") for line in du.splitlines())
-    ]
-    return {"image_mb": round(size / 1e6, 1), "largest_dirs": largest[::-1]}
+    rock = builder.build(ROCKS_DIR / name, "local").path
+    files: dict[str, int] = {}
+    for layer in rockfile.read(rock).layers:  # later layers replace earlier ones, as in the image
+        files.update({path: entry.size for path, entry in layer.items() if entry.kind == "file"})
+    per_dir: dict[str, int] = {"/": sum(files.values())}
+    for path, file_size in files.items():
+        parts = path.split("/")[:-1]
+        for depth in range(1, min(len(parts), 4) + 1):
+            key = "/" + "/".join(parts[:depth])
+            per_dir[key] = per_dir.get(key, 0) + file_size
+    largest = sorted(per_dir.items(), key=lambda item: item[1], reverse=True)[:9]
+    return {
+        "image_mb": round(size / 1e6, 1),
+        "largest_dirs": [{"path": path, "mb": round(total / 1048576, 1)} for path, total in largest],
+    }
 
 
 def get_status(url: str) -> int:
