@@ -46,37 +46,19 @@ exec {IN_CONTAINER}/chisel.bin "$@"
 def ensure_chisel(tool_image: str, progress: Progress) -> Path:
     """A directory with the chisel binary (built once per machine) and its wrapper `chisel`."""
     out_dir = cache_root() / "chisel" / CHISEL_VERSION
-    if (out_dir / "chisel.bin").is_file():
-        (out_dir / "chisel").write_text(WRAPPER)
-        return out_dir
-    progress.say("chisel", f"build {CHISEL_MODULE}@{CHISEL_VERSION} from the Go module proxy")
-    staging = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    go_cache = cache_root() / "go"
-    go_cache.mkdir(parents=True, exist_ok=True)
-    script = (
-        "set -e; apt-get install -y -qq --no-install-recommends golang-go >/dev/null; "
-        "export GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw "
-        f'GONOSUMDB="${{GONOSUMDB:+$GONOSUMDB,}}{CHISEL_MODULE}"; '
-        f"go mod download -json {CHISEL_MODULE}@{CHISEL_VERSION} > /out/module.json; "
-        f'grep -q \'"Sum": "{CHISEL_SUM}"\' /out/module.json || '
-        f"{{ echo 'chisel {CHISEL_VERSION}: the module proxy served a module whose hash is not {CHISEL_SUM}' >&2; "
-        "cat /out/module.json >&2; exit 1; }; "
-        'src=$(sed -n \'s/^[[:space:]]*"Dir": "\\(.*\\)",$/\\1/p\' /out/module.json); '
-        "cd \"$src\" && go build -trimpath -ldflags='-s -w' -o /out/chisel.bin ./cmd/chisel; rm /out/module.json"
-    )
-    buildenv.run_once(
+    buildenv.build_go_binary(
         tool_image,
-        script,
-        {str(go_cache): {"bind": "/go", "mode": "rw"}, str(staging): {"bind": "/out", "mode": "rw"}},
-        cache_root() / "logs" / "chisel.log",
-        f"building chisel {CHISEL_VERSION}",
+        CHISEL_MODULE,
+        CHISEL_VERSION,
+        "./cmd/chisel",
+        out_dir,
+        "chisel.bin",
+        progress,
+        pinned_sum=CHISEL_SUM,
     )
-    (staging / "chisel").write_text(WRAPPER)
-    (staging / "chisel").chmod(0o755)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staging.rename(out_dir)
+    wrapper = out_dir / "chisel"
+    wrapper.write_text(WRAPPER)
+    wrapper.chmod(0o755)
     return out_dir
 
 
