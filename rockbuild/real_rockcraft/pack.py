@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 from rockbuild import base as bases
 from rockbuild import buildenv, chisel
@@ -41,12 +42,19 @@ def _sync_project(rock_dir: Path, work: Path) -> None:
     shutil.copytree(rock_dir, work, ignore=ignore, dirs_exist_ok=True, symlinks=True)
 
 
-def prepare(project: Project, source: RockcraftSource, progress: Progress) -> tuple[str, bases.BaseImage]:
-    """The image rockcraft runs in, and the base it stacks the rock on (both made once per machine)."""
+class Prepared(NamedTuple):
+    image: str  # the image rockcraft runs in
+    image_base: bases.BaseImage  # the base it stacks the rock on
+    tool_image: str  # the local build-tool image of the build base (it builds Pebble and chisel)
+
+
+def prepare(project: Project, source: RockcraftSource, progress: Progress) -> Prepared:
+    """What a pack needs, each made once per machine."""
     build_base = bases.ensure_base(project.effective_build_base, progress)
     image_base = build_base if project.base in ("bare", build_base.name) else bases.ensure_base(project.base, progress)
-    pebble_dir = buildenv.ensure_pebble(buildenv.ensure_tool_image(build_base, progress), progress)
-    return toolimage.ensure_image(build_base, source, pebble_dir, progress), image_base
+    tool_image = buildenv.ensure_tool_image(build_base, progress)
+    pebble_dir = buildenv.ensure_pebble(tool_image, progress)
+    return Prepared(toolimage.ensure_image(build_base, source, pebble_dir, progress), image_base, tool_image)
 
 
 def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progress, *, cold: bool = False) -> Path:
@@ -56,7 +64,7 @@ def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progr
     from rockbuild.builder import exclusive
 
     project = load_project(rock_dir / "rockcraft.yaml")
-    image, image_base = prepare(project, source, progress)
+    image, image_base, tool_image = prepare(project, source, progress)
     work = work_dir_for(rock_dir, project.name)
     with exclusive(work):
         if cold:
@@ -68,7 +76,7 @@ def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progr
         volumes = {str(work): {"bind": WORK_IN_CONTAINER, "mode": "rw"}}
         if builder.uses_slices(project):
             # The same chisel, wrapper and slice definitions as the local builder's containers.
-            chisel_dir = chisel.ensure_chisel(buildenv.ensure_tool_image(image_base, progress), progress)
+            chisel_dir = chisel.ensure_chisel(tool_image, progress)
             volumes[str(chisel_dir)] = {"bind": chisel.IN_CONTAINER, "mode": "ro"}
             volumes[str(chisel_dir / "chisel")] = {"bind": "/usr/local/bin/chisel", "mode": "ro"}
             release = chisel.release_dir(progress)
