@@ -183,6 +183,22 @@ def test_celery_worker_runs_a_task_sent_through_redis(app: App) -> None:
     assert "beat: Starting..." in logs(app.indico)
 
 
+def test_celery_yields_the_cpu_to_uwsgi(app: App) -> None:
+    """Worker and beat run at niceness 10, uWSGI at 0: requests come before background work."""
+    rows = app.indico.top(ps_args="-o pid,ni,args")["Processes"]
+    niceness = {args: int(ni) for _pid, ni, args in rows}
+    celery = [ni for args, ni in niceness.items() if "celery" in args]
+    uwsgi = [ni for args, ni in niceness.items() if "uwsgi --ini" in args]
+    assert celery and set(celery) == {10}, niceness
+    assert uwsgi and set(uwsgi) == {0}, niceness
+
+
+def test_a_bad_celery_niceness_is_refused_by_name(app: App) -> None:
+    code, output = app.indico.exec_run(["indico-start", "celery-beat"], environment={"CELERY_NICENESS": "-5"})
+    assert code == 64
+    assert "CELERY_NICENESS must be a whole number from 0 to 19, not '-5'" in output.decode()
+
+
 @pytest.mark.parametrize("which", ["indico", "nginx"])
 def test_every_process_runs_as_a_non_root_user(app: App, which: str) -> None:
     container = getattr(app, which)
