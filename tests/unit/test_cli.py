@@ -21,6 +21,18 @@ def test_help_explains_each_command(args: list[str]) -> None:
         assert "--builder" in done.stdout and "ROCKBUILD_CACHE" in done.stdout
 
 
+def test_build_py_run_by_the_system_python_uses_the_project_venv() -> None:
+    """The README says `./build.py`: its shebang finds the system python, which has no craft-parts."""
+    system_python = "/usr/bin/python3"
+    if not Path(system_python).exists() or not (REPO / ".venv/bin/python").exists():
+        pytest.skip("needs /usr/bin/python3 and the project's .venv (make venv)")
+    if subprocess.run([system_python, "-c", "import craft_parts"], capture_output=True).returncode == 0:
+        pytest.skip("the system python has craft-parts itself: nothing to hand over to the venv")
+    done = subprocess.run([system_python, "build.py", "rocks", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "usage: build.py rocks" in done.stdout
+
+
 def test_unknown_rock_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "real/rockcraft.yaml").write_text("name: real\n")
