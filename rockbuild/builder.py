@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from rockbuild import base as bases
 from rockbuild import buildenv, chisel, docker_engine, lifecycle, local_support, oci, prune
-from rockbuild.cache import cache_root, digest_of
+from rockbuild.cache import cache_root, digest_of, empty_directory
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
 from rockbuild.project import Project, load_project
@@ -62,7 +61,7 @@ def input_digest(rock_dir: Path, base_digest: str) -> str:
     """Everything a build depends on: the rock's files, the builder's code, the base, Pebble, and
     for rocks with chisel slices, chisel's version and the slice definitions it was given."""
     pieces: list[bytes | str] = [base_digest, buildenv.PEBBLE_VERSION, chisel.CHISEL_VERSION]
-    pieces.append(os.environ.get(chisel.RELEASE_SETTING, ""))
+    pieces.append(chisel.release_fingerprint())
     for root in (rock_dir, BUILDER_SOURCES):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = path.relative_to(root)
@@ -140,11 +139,7 @@ def _start_cold_if_the_environment_changed(work: Path, environment: str, progres
     marker = work / ".rockbuild-environment"
     if work.exists() and (not marker.exists() or marker.read_text() != environment):
         progress.say("build environment", "changed since the last build: starting cold")
-        for entry in work.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+        empty_directory(work)
     work.mkdir(parents=True, exist_ok=True)
     marker.write_text(environment)
 
@@ -167,11 +162,12 @@ def _build_local(
     )
     tool_image = buildenv.ensure_tool_image(build_base, progress)
     pebble_dir = buildenv.ensure_pebble(tool_image, progress)
-    with_chisel = None
+    with_chisel, slices = None, ""
     if uses_slices(project):
         with_chisel = (chisel.ensure_chisel(tool_image, progress), chisel.release_dir(progress))
+        slices = chisel.release_fingerprint()
     work = work_dir_for(rock_dir, project.name)
-    environment = f"{base.digest} {tool_image} {pebble_dir} {with_chisel}"
+    environment = f"{base.digest} {tool_image} {pebble_dir} {with_chisel} {slices}"
     _start_cold_if_the_environment_changed(work, environment, progress)
     prune.record_owner(work, rock_dir)
     container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir, with_chisel)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 
@@ -22,3 +24,15 @@ def digest_of(*parts: bytes | str) -> str:
         h.update(part.encode() if isinstance(part, str) else part)
         h.update(b"\0")
     return h.hexdigest()[:16]
+
+
+def empty_directory(directory: Path, keep: Collection[str] = ()) -> None:
+    """Remove everything in `directory` but the entries named in `keep` (a symlink goes, never
+    what it points to); the directory itself stays."""
+    for entry in directory.iterdir():
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

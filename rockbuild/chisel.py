@@ -62,6 +62,24 @@ def ensure_chisel(tool_image: str, progress: Progress) -> Path:
     return out_dir
 
 
+def release_fingerprint() -> str:
+    """What the slice definitions of $ROCKBUILD_CHISEL_RELEASE are, by content (empty when unset):
+    a rock is rebuilt when they change, not only when the setting names another place."""
+    setting = os.environ.get(RELEASE_SETTING)
+    if not setting:
+        return ""
+    path = Path(setting)
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file() and ".git" not in p.relative_to(path).parts):
+            digest.update(str(file.relative_to(path)).encode() + b"\0" + file.read_bytes() + b"\0")
+    elif path.is_file():
+        digest.update(path.read_bytes())
+    else:
+        return f"missing:{setting}"  # release_dir names the problem when a build needs it
+    return digest.hexdigest()
+
+
 def release_dir(progress: Progress) -> Path | None:
     """The slice definitions from $ROCKBUILD_CHISEL_RELEASE (a directory, or a .tar.gz of one, unpacked
     once into the cache), or None for chisel's own default."""

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from rockbuild import base as bases
 from rockbuild import buildenv, chisel
-from rockbuild.cache import cache_root, digest_of
+from rockbuild.cache import cache_root, digest_of, empty_directory
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
 from rockbuild.project import Project, load_project
@@ -31,13 +31,7 @@ def _sync_project(rock_dir: Path, work: Path) -> None:
     """Make `work` hold the rock directory's files (mtimes kept, so unchanged sources stay clean)
     next to rockcraft's own state from the previous pack."""
     work.mkdir(parents=True, exist_ok=True)
-    for entry in work.iterdir():
-        if entry.name in ROCKCRAFT_STATE:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+    empty_directory(work, keep=ROCKCRAFT_STATE)
     ignore = shutil.ignore_patterns("*.rock", "*.partial", "__pycache__", *ROCKCRAFT_STATE)
     shutil.copytree(rock_dir, work, ignore=ignore, dirs_exist_ok=True, symlinks=True)
 
