@@ -97,6 +97,8 @@ class PodContainer:
 # (longer than the 30 s NGINX's alive check needs to fail) and after they arrive.
 ALIVE_WINDOWS = {"before relations": 35, "after relations": 15}
 ALIVE_SEEN: dict[str, dict[str, set[int]]] = {}
+# Unit 0's charm context and its state after the relations arrived, for starting its pod again.
+LEADER: dict[str, Any] = {}
 
 
 def reachable() -> frozenset[testing.Container]:
@@ -311,6 +313,7 @@ def pods(
     leader_layers, leader_state = charm_layers(
         unit_ctx["0"], database, redis, leader=True, peer_data=None, secrets=frozenset(), loki=loki
     )
+    LEADER.update(ctx=unit_ctx["0"], state=leader_state)
     peer = leader_state.get_relations("indico-peers")[0]
     shared = frozenset(s for s in leader_state.secrets if s.label == "indico-secret-key")
     follower_layers, _ = charm_layers(
@@ -566,3 +569,49 @@ def test_pebble_forwards_service_logs_to_loki_with_the_topology(
         assert labels["juju_model"] == "pod" and labels["juju_application"] == "indico"
         assert labels["juju_unit"] in {"indico/0", "indico/1"} and labels["charm"] == "indico"
         assert any(value[1].strip() for stream in found for value in stream["values"]), "lines with text"
+
+
+def test_a_restarted_pod_comes_back_with_its_files_and_schema(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    pods: dict[str, PodContainer],
+    ingress: TlsIngress,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Kubernetes deletes unit 0's pod and makes it again: new containers from the rocks, with only
+    the rocks' layers and nothing started (Juju's --hold), the same archive volume and database.
+    Juju then sends pebble-ready, and the charm's layers must bring the unit back by themselves.
+    Runs last: the module's other tests use the first pod."""
+    wait_until_served(ingress)
+    probe = f"{ARCHIVE_PATH}/restart-probe-{os.getpid()}"
+    pods["0/indico"].client.exec(["sh", "-c", f"echo before-the-restart > {probe}"]).wait_output()
+    mounts = {m["Destination"]: m["Source"] for m in pods["0/indico"].container.attrs["Mounts"]}
+    for key in ("0/indico", "0/celery", "0/indico-nginx"):
+        pods[key].container.remove(force=True)
+
+    base = tmp_path_factory.mktemp("pod-again")
+    for name, image in IMAGE_OF.items():
+        pods[f"0/{name}"] = start_like_juju(
+            docker_client,
+            rocks[image].image,
+            base / name,
+            container_uid(name),
+            Path(mounts[SOURCES]),
+            Path(mounts[ARCHIVE_PATH]) if name in ARCHIVE_CONTAINERS else None,
+        )
+    assert all(not active(pods[f"0/{name}"]) for name in IMAGE_OF), "Juju's --hold: nothing runs before the charm"
+
+    ctx, state = LEADER["ctx"], dataclasses.replace(LEADER["state"], containers=reachable())
+    for name in IMAGE_OF:  # each container's Pebble answers on its own, each with its own pebble-ready
+        pod = pods[f"0/{name}"]
+        loopback: Any = LOOPBACK_LAYER.get(name, {"services": {}})
+        pod.client.add_layer("test-loopback", pebble.Layer(loopback), combine=True)
+        out = ctx.run(ctx.on.pebble_ready(next(c for c in state.containers if c.name == name)), state)
+        layer = dict(next(c for c in out.containers if c.name == name).layers[LAYER_LABEL].to_dict())
+        assert pebble_ops.apply_layer(charm_container(name, pod), layer)
+
+    wait_until_served(ingress)
+    assert pods["0/celery"].client.exec(["cat", probe]).wait_output()[0] == "before-the-restart\n"
+    assert {"celery-worker", "celery-beat"} <= active(pods["0/celery"]), "the leader's pod runs beat again"
+    web_log = pods["0/indico"].container.logs().decode(errors="replace")
+    assert "indico-migrate: database is at this release's schema" in web_log, "no second migration"
