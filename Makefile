@@ -32,7 +32,7 @@ venv: $(VENV)/.installed ## the project virtual environment, from the pinned req
 rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILDER=local|rockcraft)
 	$(PY) build.py rocks --builder $(BUILDER) $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) $(ROCKS)
 
-parity: host venv ## pack PARITY_ROCKS with real rockcraft and the local builder and compare (all three rocks)
+parity: host venv ## pack PARITY_ROCKS with real rockcraft and the local builder and compare (fixtures and both rocks)
 	$(PY) build.py parity $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) $(PARITY_ROCKS)
 
 charm: host venv ## pack charm/ into charm/indico_amd64.charm with charmcraft (in a container, no LXD)

@@ -82,6 +82,14 @@ def pip_cache_volume() -> dict[str, dict[str, str]]:
     return {str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"}}
 
 
+def go_module_cache_volume() -> dict[str, dict[str, str]]:
+    """The machine's Go module downloads, at root's default GOPATH (where craft-parts' go plugin
+    and `go` in the build containers look)."""
+    go_cache = cache_root() / "go"
+    go_cache.mkdir(parents=True, exist_ok=True)
+    return {str(go_cache): {"bind": "/root/go", "mode": "rw"}}
+
+
 def ca_volume() -> dict[str, dict[str, str]]:
     bundle = ca_bundle()
     return {str(bundle): {"bind": CA_IN_CONTAINER, "mode": "ro"}} if bundle else {}

@@ -67,7 +67,12 @@ def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progr
         for stale in work.glob("*.rock"):
             stale.unlink()
         log = cache_root() / "logs" / f"rockcraft-{project.name}.log"
-        volumes = {str(work): {"bind": WORK_IN_CONTAINER, "mode": "rw"}}
+        # The local builder's download caches: a cold pack re-runs every part, not every download.
+        volumes = {
+            str(work): {"bind": WORK_IN_CONTAINER, "mode": "rw"},
+            **buildenv.pip_cache_volume(),
+            **buildenv.go_module_cache_volume(),
+        }
         if builder.uses_slices(project):
             # The same chisel, wrapper and slice definitions as the local builder's containers.
             chisel_dir = chisel.ensure_chisel(tool_image, progress)

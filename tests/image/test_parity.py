@@ -33,7 +33,9 @@ def rockcraft(docker_client: docker.DockerClient) -> source.RockcraftSource:
 
 
 @pytest.mark.parametrize(
-    "rock_dir", [FIXTURES / "fixture-rock", FIXTURES / "bare-rock", ROCKS_DIR / "indico-nginx"], ids=lambda p: p.name
+    "rock_dir",
+    [FIXTURES / "fixture-rock", FIXTURES / "bare-rock", ROCKS_DIR / "indico-nginx", ROCKS_DIR / "indico"],
+    ids=lambda p: p.name,
 )
 def test_real_rockcraft_and_the_local_builder_make_the_same_rock(
     rock_dir: Path, rockcraft: source.RockcraftSource, tmp_path: Path, request: pytest.FixtureRequest
