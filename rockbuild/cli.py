@@ -93,7 +93,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from rockbuild.cache import cache_root
 
     engine = docker_engine.client()
-    found = prune.find(engine, cache_root() / "work", [prune.BUILD_CONTAINERS], bases_root=cache_root() / "bases")
+    found = prune.find(
+        engine,
+        cache_root() / "work",
+        [prune.BUILD_CONTAINERS],
+        bases_root=cache_root() / "bases",
+        rockcraft_work_root=cache_root() / "rockcraft-work",
+    )
     sizes = {work: prune.size_of(work) for work in found.work_dirs}
     verb = "would remove" if args.dry_run else "removing"
     for container in found.containers:
@@ -261,7 +267,8 @@ def parser() -> argparse.ArgumentParser:
         help="remove build containers, work directories and tool images of rock directories that are gone",
         description=(
             "Every checkout that builds rocks gets its own build containers and craft-parts work directories "
-            "(about 1.5 GB for this project's rocks), which stay when the checkout is deleted. This removes those "
+            "(about 1.5 GB for this project's rocks), and real rockcraft's project copies when it packs with "
+            "rockcraft or checks parity (about 2 GB more), which stay when the checkout is deleted. This removes those "
             "of rock directories that no longer exist, and build-tool images that no remaining build container "
             "uses (the newest always stays). Work directories whose owner is unknown are listed, not removed; "
             "one a build is using is skipped. Machine-wide caches (base, Pebble, downloads) stay."

@@ -1,10 +1,12 @@
-"""`build.py prune`: drop what the local builder kept for rock directories that no longer exist
+"""`build.py prune`: drop what the builders kept for rock directories that no longer exist
 (deleted checkouts, earlier CI clones): their build containers, their craft-parts work
-directories, and build-tool images that no remaining container uses (the newest always stays);
-and bases made by an older base recipe, which no build uses any more.
+directories and real rockcraft's project copies, and build-tool images that no remaining
+container uses (the newest always stays); and bases made by an older base recipe, which no build
+uses any more.
 
-A work directory names its rock directory in OWNER_FILE; older ones are matched through the build
-container that mounts them. One whose owner cannot be found is listed, never removed.
+A work directory names its rock directory in OWNER_FILE (real rockcraft's, beside it); older ones
+are matched through the build container that mounts them. One whose owner cannot be found is
+listed, never removed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ def record_owner(work: Path, rock_dir: Path) -> None:
     (work / OWNER_FILE).write_text(f"{rock_dir.resolve()}\n")
 
 
+def record_beside(work: Path) -> Path:
+    """Where a work directory that is itself a project (real rockcraft's) names its rock directory:
+    beside it, so that the project holds only the rock's own files."""
+    return work.with_name(work.name + OWNER_FILE)
+
+
+def record_owner_beside(work: Path, rock_dir: Path) -> None:
+    work.parent.mkdir(parents=True, exist_ok=True)
+    record_beside(work).write_text(f"{rock_dir.resolve()}\n")
+
+
 def _is_rock_dir(path: Path | None) -> bool:
     return path is not None and (path / "rockcraft.yaml").is_file()
 
@@ -50,9 +63,11 @@ def find(
     labels: list[str],
     image_repository: str = TOOL_IMAGES,
     bases_root: Path | None = None,
+    rockcraft_work_root: Path | None = None,
 ) -> Findings:
-    """What belongs to rock directories that are gone (`labels` select the build containers), and
-    the bases under `bases_root` that an older base recipe made."""
+    """What belongs to rock directories that are gone (`labels` select the build containers; real
+    rockcraft's project copies are under `rockcraft_work_root`), and the bases under `bases_root`
+    that an older base recipe made."""
     found = Findings()
     if bases_root is not None:
         found.bases = stale_bases(bases_root, BASE_RECIPE)
@@ -66,15 +81,16 @@ def find(
             in_use.update(container.image.tags)
         else:
             found.containers.append(container)
-    for work in sorted(work_root.iterdir()) if work_root.is_dir() else []:
-        if not work.is_dir():
-            continue
-        record = work / OWNER_FILE
-        owner = Path(record.read_text().strip()) if record.is_file() else owner_of_work.get(work)
-        if owner is None:
-            found.unknown.append(work)
-        elif not _is_rock_dir(owner):
-            found.work_dirs.append(work)
+    for root, record_of in ((work_root, lambda work: work / OWNER_FILE), (rockcraft_work_root, record_beside)):
+        for work in sorted(root.iterdir()) if root is not None and root.is_dir() else []:
+            if not work.is_dir():
+                continue
+            record = record_of(work)
+            owner = Path(record.read_text().strip()) if record.is_file() else owner_of_work.get(work)
+            if owner is None:
+                found.unknown.append(work)
+            elif not _is_rock_dir(owner):
+                found.work_dirs.append(work)
     images = sorted(engine.images.list(name=image_repository), key=lambda image: image.attrs["Created"])
     for image in images[:-1]:  # the newest stays: the next build most likely wants it
         found.images += [tag for tag in image.tags if tag.startswith(f"{image_repository}:") and tag not in in_use]
@@ -109,6 +125,7 @@ def remove(engine: docker.DockerClient, found: Findings) -> list[Path]:
                 busy.append(work)
                 continue
             shutil.rmtree(work, ignore_errors=True)
+            record_beside(work).unlink(missing_ok=True)
         lock_path.unlink(missing_ok=True)
     for tag in found.images:
         # Docker refuses an image a container outside the build containers still uses (a publish).

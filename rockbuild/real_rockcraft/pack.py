@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rockbuild import base as bases
-from rockbuild import buildenv, chisel
+from rockbuild import buildenv, chisel, prune
 from rockbuild.cache import cache_root, digest_of, empty_directory
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -61,6 +61,7 @@ def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progr
     image, image_base, tool_image = prepare(project, source, progress)
     work = work_dir_for(rock_dir, project.name)
     with exclusive(work):
+        prune.record_owner_beside(work, rock_dir)
         if cold:
             shutil.rmtree(work, ignore_errors=True)
         _sync_project(rock_dir, work)

@@ -65,6 +65,15 @@ def test_only_what_belongs_to_gone_rock_directories_is_removed(
     unknown_work.mkdir()
     (gone_work / "parts").mkdir()
     (gone_work / "parts" / "big").write_bytes(b"x" * 4096)
+    # Real rockcraft's project copies: the record beside each, never inside the project.
+    rockcraft_root = tmp_path / "rockcraft-work"
+    packed_live, packed_gone, packed_unknown = (rockcraft_root / n for n in ("x-live", "x-gone", "x-unknown"))
+    for packed, owner in ((packed_live, live), (packed_gone, gone), (packed_unknown, None)):
+        (packed / "prime").mkdir(parents=True)
+        (packed / "rockcraft.yaml").write_text("name: x\n")
+        if owner is not None:
+            prune.record_owner_beside(packed, owner)
+    assert sorted(p.name for p in packed_live.iterdir()) == ["prime", "rockcraft.yaml"]
 
     repository = f"rockbuild-prune-test-{uuid.uuid4().hex[:8]}"
     old_image = image_from(docker_client, repository, "old", b"old")
@@ -86,14 +95,23 @@ def test_only_what_belongs_to_gone_rock_directories_is_removed(
     drop = container(gone, old_work)
     shutil.rmtree(tmp_path / "gone")
 
-    found = prune.find(docker_client, work_root, [prune.BUILD_CONTAINERS, label], image_repository=repository)
+    found = prune.find(
+        docker_client,
+        work_root,
+        [prune.BUILD_CONTAINERS, label],
+        image_repository=repository,
+        rockcraft_work_root=rockcraft_root,
+    )
     assert [c.id for c in found.containers] == [drop.id]  # type: ignore[attr-defined]
-    assert found.work_dirs == sorted([gone_work, old_work]) and found.unknown == [unknown_work]
+    assert found.work_dirs == [*sorted([gone_work, old_work]), packed_gone]
+    assert found.unknown == [unknown_work, packed_unknown]
     assert found.images == [], "the older image is still used by a live build container"
     assert prune.size_of(gone_work) > 4096, "the work it would free, counted"
 
     assert prune.remove(docker_client, found) == []
     assert not gone_work.exists() and not old_work.exists() and live_work.exists() and unknown_work.exists()
+    assert not packed_gone.exists() and not prune.record_beside(packed_gone).exists()
+    assert packed_live.exists() and prune.record_beside(packed_live).exists() and packed_unknown.exists()
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(drop.id)  # type: ignore[attr-defined]
     docker_client.containers.get(keep.id)  # type: ignore[attr-defined]
