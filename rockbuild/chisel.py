@@ -93,7 +93,7 @@ def release_dir(progress: Progress) -> Path | None:
         return path.resolve()
     if not path.is_file() or not tarfile.is_tarfile(path):
         raise BuildError(f"{RELEASE_SETTING}={setting} is neither a directory nor a tar archive of chisel-releases")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    digest = release_fingerprint()[:16]
     unpacked = cache_root() / "chisel-releases" / digest
     if not unpacked.is_dir():
         progress.say("chisel", f"unpack slice definitions {path.name}")
