@@ -106,3 +106,15 @@ def chisel_release() -> Path:
     if not setting:
         pytest.skip(f"no chisel slice definitions: {CHISEL_RELEASES} is absent and ROCKBUILD_CHISEL_RELEASE unset")
     return Path(setting)
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List what the tests saved for people to look at (the browser tests' screenshots)."""
+    saved = sorted(path for path in ARTIFACTS.rglob("*") if path.is_file()) if ARTIFACTS.is_dir() else []
+    if saved:
+        terminalreporter.section("test artifacts")
+        for path in saved:
+            terminalreporter.write_line(str(path.relative_to(ARTIFACTS.parent)))

@@ -59,12 +59,17 @@ def start_site(
     backing_services: tuple[Postgres, Redis],
     base: Path,
     base_url: str,
+    extra_env: dict[str, str] | None = None,
+    database: str = "",
 ) -> Site:
     postgres, redis = backing_services
-    env = indico_env(postgres, redis, f"indico_{base_url.split(':')[0]}_ingress")
-    env["INDICO_BASE_URL"] = base_url
+    env = indico_env(postgres, redis, database or f"indico_{base_url.split(':')[0]}_ingress")
+    env.update(INDICO_BASE_URL=base_url, **(extra_env or {}))
     ingress = TlsIngress.start(base, SITE)
-    indico = docker_client.containers.run(rocks["indico"].image, detach=True, network_mode="host", environment=env)
+    # Indico looks the site's name up on some pages (is_private_url): a name that resolves answers at once.
+    indico = docker_client.containers.run(
+        rocks["indico"].image, detach=True, network_mode="host", environment=env, extra_hosts={SITE: "127.0.0.1"}
+    )
     nginx = docker_client.containers.run(
         rocks["indico-nginx"].image,
         detach=True,

@@ -7,10 +7,12 @@ namespace. Every server listens on loopback only (INDICO_LISTEN_ADDRESS / NGINX_
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import signal
+import tarfile
 import threading
 import urllib.error
 import urllib.request
@@ -121,6 +123,63 @@ def test_static_files_are_served_by_nginx_and_never_reach_uwsgi(app: App) -> Non
     wait_for(lambda: via_uwsgi in logs(app.indico), 10, "uWSGI to log the direct request")
     assert via_nginx not in logs(app.indico)
     assert via_nginx in logs(app.nginx)
+
+
+ASSET_PREFIXES = ("/dist/", "/fonts/", "/images/", "/css/", "/static/")
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)""")
+HTML_URL = re.compile(r"""(?:src|href)=["']([^"']+)""")
+
+
+def stylesheets(container: docker.models.containers.Container, root: str) -> dict[str, str]:
+    """Every .css file under `root` in the container, by path (the bare rock has no cat: read the tar)."""
+    stream, _ = container.get_archive(root)
+    found = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        for member in tar:
+            extracted = tar.extractfile(member) if member.name.endswith(".css") else None
+            if extracted:
+                found[member.name] = extracted.read().decode(errors="replace")
+    return found
+
+
+def asset_paths(texts: list[str], pattern: re.Pattern[str]) -> set[str]:
+    """The site-absolute asset URLs that `texts` reference, without query string or fragment."""
+    paths = set()
+    for text in texts:
+        for url in pattern.findall(text):
+            path = re.split(r"[?#]", url.replace("&amp;", "&"), maxsplit=1)[0]
+            if path.startswith(ASSET_PREFIXES):
+                paths.add(path)
+    return paths
+
+
+def test_every_asset_the_css_and_pages_reference_is_served_by_nginx(app: App) -> None:
+    """Indico's stylesheets name fonts and images with a version suffix (`icomoon__vbf02496d.woff`)
+    that the file on disk lacks; every URL they and the pages name must answer from NGINX."""
+    css = asset_paths(list(stylesheets(app.nginx, "/srv/indico/static").values()), CSS_URL)
+    pages = [get(f"{NGINX}{page}").body.decode() for page in ("/bootstrap", "/login/")]
+    html = asset_paths(pages, HTML_URL)
+    linked_css = [get(f"{NGINX}{path}").body.decode() for path in html if path.endswith(".css")]
+    paths = css | html | asset_paths(linked_css, CSS_URL)
+    versioned = {path for path in paths if re.search(r"__v[0-9a-f]+\.", path)}
+    assert len(versioned) > 100 and any("/fonts/icomoon/" in p for p in versioned), sorted(paths)[:20]
+    probe = uuid.uuid4().hex
+    answers = {path: get(f"{NGINX}{path}?probe={probe}") for path in sorted(paths)}
+    failing = {path: answer.status for path, answer in answers.items() if answer.status != 200}
+    assert not failing, f"{len(failing)} of {len(paths)} asset URLs fail: {sorted(failing.items())[:20]}"
+    for path in versioned:
+        assert answers[path].headers["Cache-Control"] == "public, max-age=86400", path
+        assert len(answers[path].body) > 0, path
+    assert probe in logs(app.nginx) and probe not in logs(app.indico), "an asset request reached uWSGI"
+
+
+def test_a_versioned_name_serves_the_file_without_the_version(app: App) -> None:
+    plain = get(f"{NGINX}/fonts/icomoon/icomoon.woff")
+    versioned = get(f"{NGINX}/fonts/icomoon/icomoon__v0123abcd.woff")
+    assert plain.status == versioned.status == 200 and plain.body == versioned.body
+    # Only a hex version before the extension is taken off; anything else names a missing file.
+    assert get(f"{NGINX}/fonts/icomoon/icomoon__vXYZ.woff").status == 404
+    assert get(f"{NGINX}/images/..%2f..%2fetc/passwd__v1.png").status in (400, 404)
 
 
 def test_bundles_are_cached_long(app: App) -> None:

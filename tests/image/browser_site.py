@@ -1,0 +1,151 @@
+"""The site the browser tests look at: both rocks behind the https ingress, with the content a
+running Indico has (a category, one event of each type, a registration form, a call for abstracts,
+a second person), and a real SMTP server on loopback that keeps what Indico sends.
+
+Only the content whose pages are under test is made through Indico's Python API inside the web
+container; what the journeys test (creating a conference, registering, submitting, uploading) is
+done in the browser.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from aiosmtpd.controller import Controller
+
+from rockbuild.builder import BuiltRock
+from tests.image.conftest import exec_text, wait_for
+from tests.image.services import Postgres, Redis, free_port
+from tests.image.test_https_ingress import SITE, Site, start_site, stop_site
+
+ADMIN = ("admin@indico.local", "admin", "correct-horse-battery")  # e-mail, username, password
+PERSON = ("ada@indico.local", "ada", "analytical-engine-1843")
+
+CONTENT = """
+import json, sys
+from datetime import timedelta
+from indico.web.flask.app import make_app
+
+with make_app().test_request_context():
+    from flask import session
+    from indico.core.db import db
+    from indico.modules.auth import Identity
+    from indico.modules.categories import Category
+    from indico.modules.categories.operations import create_category
+    from indico.modules.events.abstracts.settings import abstracts_settings
+    from indico.modules.events.features.util import set_feature_enabled
+    from indico.modules.events.models.events import EventType
+    from indico.modules.events.operations import create_event
+    from indico.modules.events.registration.models.forms import RegistrationForm
+    from indico.modules.events.registration.util import create_personal_data_fields
+    from indico.modules.users import User
+    from indico.modules.users.operations import create_user
+    from indico.util.date_time import now_utc
+
+    admin_email, person_email, person_login, person_password = sys.argv[1:5]
+    admin = User.query.filter(User.all_emails == admin_email).one()
+    session.set_session_user(admin)
+    identity = Identity(provider='indico', identifier=person_login, password=person_password)
+    person = create_user(person_email, {'first_name': 'Ada', 'last_name': 'Lovelace', 'affiliation': 'Analytical'},
+                         identity)
+    category = create_category(Category.get_root(), {'title': 'Physics', 'description': 'Talks and meetings'})
+    start = now_utc().replace(microsecond=0, second=0, minute=0) + timedelta(days=14)
+    events = {}
+    for kind, title in ((EventType.meeting, 'Weekly detector meeting'), (EventType.lecture, 'Colloquium on neutrinos'),
+                        (EventType.conference, 'Workshop on dark matter')):
+        events[kind.name] = create_event(category, kind, {
+            'title': title, 'start_dt': start, 'end_dt': start + timedelta(days=2 if kind.name == 'conference' else 0,
+                                                                          hours=3),
+            'timezone': 'UTC', 'creator': admin, 'description': f'The {kind.name} of the browser tests.'})
+    conference = events['conference']
+    regform = RegistrationForm(event=conference, title='Participants', currency='EUR')
+    create_personal_data_fields(regform)
+    db.session.add(regform)
+    set_feature_enabled(conference, 'abstracts', True)
+    abstracts_settings.set(conference, 'start_dt', now_utc(False) - timedelta(days=1))
+    db.session.commit()
+    print(json.dumps({'category': category.id, 'regform': regform.id, 'person': person.id,
+                      **{kind: event.id for kind, event in events.items()}}))
+"""
+
+
+@dataclass
+class Mailbox:
+    """What a real SMTP server on loopback received, as parsed messages."""
+
+    messages: list[email.message.EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def wait_for(self, recipient: str, subject_part: str, timeout: float = 120) -> email.message.EmailMessage:
+        def arrived() -> email.message.EmailMessage | None:
+            with self.lock:
+                for message in self.messages:
+                    if recipient in str(message["To"]) and subject_part in str(message["Subject"]):
+                        return message
+            return None
+
+        found: email.message.EmailMessage = wait_for(  # type: ignore[assignment]
+            arrived, timeout, f"a mail to {recipient} about {subject_part!r}"
+        )
+        return found
+
+
+@dataclass
+class BrowserSite:
+    site: Site
+    mailbox: Mailbox
+    ids: dict[str, int]
+
+    @property
+    def https_port(self) -> int:
+        return self.site.ingress.https_port
+
+    @property
+    def certificate(self) -> Path:
+        return self.site.ingress.certificate
+
+
+def start(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing: tuple[Postgres, Redis], base: Path
+) -> Iterator[BrowserSite]:
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        site = start_site(
+            docker_client,
+            rocks,
+            backing,
+            base,
+            f"https://{SITE}",
+            extra_env={
+                "INDICO_ENABLE_ROOMBOOKING": "true",
+                "INDICO_SMTP_HOST": "127.0.0.1",
+                "INDICO_SMTP_PORT": str(smtp.port),
+                "INDICO_NO_REPLY_EMAIL": f"noreply@{SITE}",
+            },
+            database="indico_browser",
+        )
+        try:
+            exec_text(site.indico, ["sh", "-c", f"printf '%s\\n' '{ADMIN[2]}' | indico-admin create-admin {ADMIN[0]}"])
+            made = exec_text(site.indico, ["python3", "-c", CONTENT, ADMIN[0], *PERSON])
+            yield BrowserSite(site, mailbox, json.loads(made.strip().splitlines()[-1]))
+        finally:
+            stop_site(site)
+    finally:
+        smtp.stop()
