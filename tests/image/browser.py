@@ -250,6 +250,12 @@ class Browser:
             f"{text!r} never appeared in {css} of {self.driver.current_url}",
         )
 
+    def wait_value(self, css: str, text: str, timeout: float = 30) -> None:
+        WebDriverWait(self.driver, timeout).until(
+            expected_conditions.text_to_be_present_in_element_value((By.CSS_SELECTOR, css), text),
+            f"{css} never held {text!r} on {self.driver.current_url}",
+        )
+
     def log_in(self, identifier: str, password: str) -> None:
         self.open("/login/")
         self.type("input[name=identifier]", identifier)

@@ -9,17 +9,21 @@ done in the browser.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import docker
 from aiosmtpd.controller import Controller
+from dnslib.server import DNSLogger, DNSServer
+from dnslib.zoneresolver import ZoneResolver
 
 from rockbuild.builder import BuiltRock
 from tests.image.conftest import exec_text, wait_for
@@ -27,7 +31,7 @@ from tests.image.services import Postgres, Redis, free_port
 from tests.image.test_https_ingress import SITE, Site, start_site, stop_site
 
 ADMIN = ("admin@indico.local", "admin", "correct-horse-battery")  # e-mail, username, password
-PERSON = ("ada@indico.local", "ada", "analytical-engine-1843")
+PERSON = ("ada@example.org", "ada", "analytical-engine-1843")
 
 CONTENT = """
 import json, sys
@@ -105,6 +109,30 @@ class Mailbox:
         return found
 
 
+# Indico accepts an e-mail address only if its domain has an MX (or A) record in DNS, so the pod
+# needs a resolver; this one knows the people's mail domain, and nothing else exists.
+DNS_ADDRESS = "127.0.0.153"
+ZONE = f"""
+example.org. 60 IN MX 10 mail.example.org.
+mail.example.org. 60 IN A 127.0.0.1
+{SITE}. 60 IN A 127.0.0.1
+"""
+
+
+@contextmanager
+def dns_server(base: Path) -> Iterator[Path]:
+    """A real DNS server on loopback port 53; yields a resolv.conf that names it."""
+    server = DNSServer(ZoneResolver(ZONE), port=53, address=DNS_ADDRESS, logger=DNSLogger("-request,-reply"))
+    server.start_thread()
+    resolv = base / "resolv.conf"
+    resolv.write_text(f"nameserver {DNS_ADDRESS}\noptions timeout:2 attempts:2\n")
+    resolv.chmod(0o644)
+    try:
+        yield resolv
+    finally:
+        server.stop()
+
+
 @dataclass
 class BrowserSite:
     site: Site
@@ -125,8 +153,11 @@ def start(
 ) -> Iterator[BrowserSite]:
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
+    base.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as cleanup:
+        smtp.start()
+        cleanup.callback(smtp.stop)
+        resolv = cleanup.enter_context(dns_server(base))
         site = start_site(
             docker_client,
             rocks,
@@ -140,12 +171,9 @@ def start(
                 "INDICO_NO_REPLY_EMAIL": f"noreply@{SITE}",
             },
             database="indico_browser",
+            indico_options={"volumes": {str(resolv): {"bind": "/etc/resolv.conf", "mode": "ro"}}},
         )
-        try:
-            exec_text(site.indico, ["sh", "-c", f"printf '%s\\n' '{ADMIN[2]}' | indico-admin create-admin {ADMIN[0]}"])
-            made = exec_text(site.indico, ["python3", "-c", CONTENT, ADMIN[0], *PERSON])
-            yield BrowserSite(site, mailbox, json.loads(made.strip().splitlines()[-1]))
-        finally:
-            stop_site(site)
-    finally:
-        smtp.stop()
+        cleanup.callback(stop_site, site)
+        exec_text(site.indico, ["sh", "-c", f"printf '%s\\n' '{ADMIN[2]}' | indico-admin create-admin {ADMIN[0]}"])
+        made = exec_text(site.indico, ["python3", "-c", CONTENT, ADMIN[0], *PERSON])
+        yield BrowserSite(site, mailbox, json.loads(made.strip().splitlines()[-1]))

@@ -61,6 +61,7 @@ def start_site(
     base_url: str,
     extra_env: dict[str, str] | None = None,
     database: str = "",
+    indico_options: dict[str, object] | None = None,
 ) -> Site:
     postgres, redis = backing_services
     env = indico_env(postgres, redis, database or f"indico_{base_url.split(':')[0]}_ingress")
@@ -68,7 +69,12 @@ def start_site(
     ingress = TlsIngress.start(base, SITE)
     # Indico looks the site's name up on some pages (is_private_url): a name that resolves answers at once.
     indico = docker_client.containers.run(
-        rocks["indico"].image, detach=True, network_mode="host", environment=env, extra_hosts={SITE: "127.0.0.1"}
+        rocks["indico"].image,
+        detach=True,
+        network_mode="host",
+        environment=env,
+        extra_hosts={SITE: "127.0.0.1"},
+        **(indico_options or {}),
     )
     nginx = docker_client.containers.run(
         rocks["indico-nginx"].image,

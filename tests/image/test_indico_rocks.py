@@ -162,7 +162,8 @@ def test_every_asset_the_css_and_pages_reference_is_served_by_nginx(app: App) ->
     linked_css = [get(f"{NGINX}{path}").body.decode() for path in html if path.endswith(".css")]
     paths = css | html | asset_paths(linked_css, CSS_URL)
     versioned = {path for path in paths if re.search(r"__v[0-9a-f]+\.", path)}
-    assert len(versioned) > 100 and any("/fonts/icomoon/" in p for p in versioned), sorted(paths)[:20]
+    # 96 distinct versioned paths in 3.3.14: far fewer means the list was not derived as meant.
+    assert len(versioned) >= 50 and any("/fonts/icomoon/" in p for p in versioned), sorted(paths)[:20]
     probe = uuid.uuid4().hex
     answers = {path: get(f"{NGINX}{path}?probe={probe}") for path in sorted(paths)}
     failing = {path: answer.status for path, answer in answers.items() if answer.status != 200}
