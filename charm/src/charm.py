@@ -52,6 +52,7 @@ class IndicoCharm(ops.CharmBase):
             self.on.redis_relation_broken,
             self.on.ingress_relation_created,
             self.on.ingress_relation_changed,
+            self.on.ingress_relation_departed,  # a unit of the ingress left: NGINX stops trusting it
             self.on.ingress_relation_broken,
             self.on.s3_relation_created,
             self.on.s3_relation_changed,
@@ -142,6 +143,10 @@ class IndicoCharm(ops.CharmBase):
         if secret_id is None:
             return None
         return self.model.get_secret(id=secret_id).get_content(refresh=True)["secret-key"]
+
+    def _forwarders(self) -> str:
+        """The ingress's units, the only hop whose X-Forwarded-* headers NGINX believes."""
+        return ingress.forwarders(self.model.get_relation("ingress"))
 
     def _ingress_url(self, config: desired.CharmConfig) -> str | None:
         """The provider's URL; IngressUrlError if Indico cannot be served at it and site_url is unset."""
@@ -239,7 +244,7 @@ class IndicoCharm(ops.CharmBase):
             for option, error in self._sync_external(config, refresh_external).items()
         }
         state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
-        layers = workload.desired_layers(state, self.unit.is_leader(), outbound.log_targets(self))
+        layers = workload.desired_layers(state, self.unit.is_leader(), outbound.log_targets(self), self._forwarders())
         try:
             unreachable = self._apply(layers)
         except pebble_ops.LayerError as exc:
@@ -263,7 +268,8 @@ class IndicoCharm(ops.CharmBase):
     def _keep_running(self, blocked: ops.StatusBase) -> ops.StatusBase:
         """An operator's mistake must not take the site down: what runs stays untouched; an idle
         pod gets the services that need no config, so that its alive checks pass."""
-        for name, layer in workload.desired_layers(None, self.unit.is_leader(), outbound.log_targets(self)).items():
+        idle = workload.desired_layers(None, self.unit.is_leader(), outbound.log_targets(self), self._forwarders())
+        for name, layer in idle.items():
             with contextlib.suppress(pebble_ops.LayerError):
                 pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
         return blocked

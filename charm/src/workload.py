@@ -58,11 +58,13 @@ def _services(enabled: set[str], env: dict[str, str] | None) -> dict[str, Any]:
     return services
 
 
-def base_layers() -> dict[str, dict[str, Any]]:
+def base_layers(trusted_proxies: str = "") -> dict[str, dict[str, Any]]:
     """What needs neither relations nor config: NGINX (with /health) and both exporters.
 
     Part of every layer the charm applies (desired_layers), so that every container's `alive`
     checks pass from the start and Kubernetes never restarts a pod that waits for relations.
+    NGINX believes X-Forwarded-* only from `trusted_proxies` (the ingress's units; empty: the
+    rock's default, loopback alone).
     """
     return {
         "indico": {
@@ -79,7 +81,11 @@ def base_layers() -> dict[str, dict[str, Any]]:
         "indico-nginx": {
             "summary": "Indico NGINX (charm)",
             "services": {
-                "nginx": {"override": "merge", "startup": "enabled"},
+                "nginx": {
+                    "override": "merge",
+                    "startup": "enabled",
+                    "environment": {"NGINX_TRUSTED_PROXIES": trusted_proxies},
+                },
                 "nginx-prometheus-exporter": {"override": "merge", "startup": "enabled"},
             },
         },
@@ -87,7 +93,10 @@ def base_layers() -> dict[str, dict[str, Any]]:
 
 
 def desired_layers(
-    state: State | None, is_leader: bool, log_targets: dict[str, dict[str, Any]] | None = None
+    state: State | None,
+    is_leader: bool,
+    log_targets: dict[str, dict[str, Any]] | None = None,
+    trusted_proxies: str = "",
 ) -> dict[str, dict[str, Any]]:
     """Container name -> the charm's layer for it: the base layer, plus Indico and Celery.
 
@@ -97,7 +106,7 @@ def desired_layers(
     env = indico_environment(state) if state is not None else None
     web = {"statsd-exporter", "indico"} if state is not None else {"statsd-exporter"}
     celery = set() if state is None else {"celery-worker", "celery-beat"} if is_leader else {"celery-worker"}
-    layers = base_layers()
+    layers = base_layers(trusted_proxies)
     layers["indico"]["services"] = _services(web, env)
     layers["celery"]["services"] = _services(celery, env)
     if log_targets:

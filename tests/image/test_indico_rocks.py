@@ -1,7 +1,8 @@
 """The runtime contract of the indico and indico-nginx rocks, against real PostgreSQL and Redis.
 
 Both images run with --network host, as the containers of one Kubernetes pod share a network
-namespace. Every server listens on loopback only (INDICO_LISTEN_ADDRESS / NGINX_LISTEN_ADDRESS).
+namespace. Every server listens on loopback only (INDICO_LISTEN_ADDRESS / NGINX_LISTEN_ADDRESS; uWSGI's
+UWSGI_LISTEN_ADDRESS is loopback by default).
 """
 
 from __future__ import annotations

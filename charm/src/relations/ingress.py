@@ -7,6 +7,7 @@ the ingress forwards to; every value is JSON-encoded. The provider answers with
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -89,6 +90,29 @@ def url(relation: ops.Relation) -> str | None:
             "use host-based routing on the ingress (traefik: routing_mode=subdomain) or set site_url"
         )
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def forwarders(relation: ops.Relation | None) -> str:
+    """Where the ingress's units forward from, as the indico-nginx rock's NGINX_TRUSTED_PROXIES
+    takes it: each unit's `egress-subnets` (Juju writes them), else its `ingress-address`.
+
+    Only this hop may tell NGINX the client's address and scheme; empty (the rock's default,
+    loopback alone) without the relation or before Juju knows its units' addresses. A value that
+    is not an address or CIDR is left out rather than passed on.
+    """
+    if relation is None:
+        return ""
+    found: list[str] = []
+    for unit in sorted(relation.units, key=lambda u: u.name):
+        data = relation.data[unit]
+        for value in (data.get("egress-subnets") or data.get("ingress-address") or "").split(","):
+            try:
+                network = str(ipaddress.ip_network(value.strip(), strict=False))
+            except ValueError:
+                continue
+            if network not in found:
+                found.append(network)
+    return " ".join(found)
 
 
 def _replace(databag: ops.RelationDataContent, wanted: dict[str, str], managed: tuple[str, ...]) -> None:

@@ -224,6 +224,42 @@ def test_a_new_redis_primary_is_followed(ctx: testing.Context) -> None:
     )
 
 
+def nginx_trusts(state: testing.State) -> str:
+    return str(state.get_container("indico-nginx").plan.services["nginx"].environment["NGINX_TRUSTED_PROXIES"])
+
+
+def test_nginx_believes_forwarded_headers_only_from_the_ingress_units(ctx: testing.Context) -> None:
+    """Juju gives each traefik unit's egress subnets; any other pod of the cluster is not believed."""
+    state, ingress = state_with_ingress()
+    units = {
+        0: {"egress-subnets": "10.1.2.3/32", "ingress-address": "10.1.2.3"},
+        1: {"egress-subnets": "10.1.2.4/32,10.1.9.0/24", "ingress-address": "10.1.2.4"},
+        2: {"ingress-address": "fd00::7"},  # no egress-subnets: its ingress address
+        3: {"ingress-address": "traefik-3.traefik-endpoints"},  # not an address: left out
+    }
+    ingress = dataclasses.replace(ingress, remote_units_data=units)
+    state = dataclasses.replace(
+        state, relations=frozenset({*(r for r in state.relations if r.endpoint != "ingress"), ingress})
+    )
+    out = ctx.run(ctx.on.relation_changed(ingress, remote_unit=1), state)
+    assert nginx_trusts(out) == "10.1.2.3/32 10.1.2.4/32 10.1.9.0/24 fd00::7/128"
+    # Unit 1 leaves: its addresses are no longer believed.
+    left = dataclasses.replace(ingress, remote_units_data={k: v for k, v in units.items() if k != 1})
+    gone = ctx.run(
+        ctx.on.relation_departed(left, remote_unit=1, departing_unit=1),
+        dataclasses.replace(out, relations=frozenset({*(r for r in out.relations if r.endpoint != "ingress"), left})),
+    )
+    assert nginx_trusts(gone) == "10.1.2.3/32 fd00::7/128"
+
+
+def test_without_an_ingress_nginx_trusts_the_rocks_default_alone(ctx: testing.Context) -> None:
+    out = ctx.run(ctx.on.config_changed(), full_state())
+    assert nginx_trusts(out) == "", "empty: the rock's default, loopback alone"
+    state, ingress = state_with_ingress()
+    broken = ctx.run(ctx.on.relation_broken(ingress), state)
+    assert nginx_trusts(broken) == ""
+
+
 def test_removing_the_ingress_falls_back_to_the_default_url(ctx: testing.Context) -> None:
     state, ingress = state_with_ingress()
     out = ctx.run(ctx.on.relation_broken(ingress), state)
