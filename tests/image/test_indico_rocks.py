@@ -2,7 +2,7 @@
 
 Both images run with --network host, as the containers of one Kubernetes pod share a network
 namespace. Every server listens on loopback only (INDICO_LISTEN_ADDRESS / NGINX_LISTEN_ADDRESS; uWSGI's
-UWSGI_LISTEN_ADDRESS is loopback by default).
+INDICO_WEB_LISTEN_ADDRESS is loopback by default).
 """
 
 from __future__ import annotations
