@@ -220,10 +220,6 @@ class Browser:
     def open(self, path: str) -> None:
         self.driver.get(self.base + path)
 
-    def visit(self, name: str, path: str) -> PageReport:
-        self.open(path)
-        return self.report(name)
-
     def find(self, css: str, timeout: float = 30) -> WebElement:
         return WebDriverWait(self.driver, timeout).until(
             expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))

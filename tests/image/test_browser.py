@@ -25,7 +25,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from rockbuild.builder import BuiltRock
 from tests.image import browser_site
-from tests.image.browser import ARTIFACTS, Browser, PageReport, require_browser
+from tests.image.browser import ARTIFACTS, Browser, PageReport, browser, require_browser
 from tests.image.browser_site import ADMIN, PERSON, BrowserSite
 from tests.image.conftest import wait_for
 from tests.image.services import Postgres, Redis
@@ -58,29 +58,44 @@ def site(
     )
 
 
+def own_browser(site: BrowserSite, name: str, login: tuple[str, str] | None = None) -> Iterator[Browser]:
+    """One person's own browser on the site, signed in with `login` (username, password) if given."""
+    with browser(SITE, site.https_port, site.certificate, name) as opened:
+        if login:
+            opened.log_in(*login)
+        yield opened
+
+
 @pytest.fixture(scope="module")
 def visitor(site: BrowserSite) -> Iterator[Browser]:
-    person = Browser(SITE, site.https_port, site.certificate.read_text(), "visitor")
-    yield person
-    person.quit()
+    yield from own_browser(site, "visitor")
 
 
 @pytest.fixture(scope="module")
 def admin(site: BrowserSite) -> Iterator[Browser]:
-    person = Browser(SITE, site.https_port, site.certificate.read_text(), "admin")
-    person.log_in(ADMIN[1], ADMIN[2])
-    yield person
-    person.quit()
+    yield from own_browser(site, "admin", (ADMIN[1], ADMIN[2]))
+
+
+@pytest.fixture(scope="module")
+def ada(site: BrowserSite) -> Iterator[Browser]:
+    yield from own_browser(site, "ada", (PERSON[1], PERSON[2]))
+
+
+def whole(person: Browser, name: str) -> PageReport:
+    """The page the person has reached, with everything seen since the last one, checked as every page is."""
+    report = person.report(name)
+    REPORTS.append(report)
+    problems = report.problems(ALLOWED)
+    assert not problems, f"{report.summary()}\n" + "\n".join(problems[:40])
+    return report
 
 
 def check_page(person: Browser, name: str, path: str) -> PageReport:
-    report = person.visit(name, path)
-    REPORTS.append(report)
+    person.open(path)
+    report = whole(person, name)
     page = [r for r in report.responses if r.url == report.url or r.url == person.base + path]
     assert page and page[0].status == 200, f"{name}: the page itself answered {[r.status for r in page]}"
     assert report.url.startswith(person.base), f"{name} left the site: {report.url}"
-    problems = report.problems(ALLOWED)
-    assert not problems, f"{report.summary()}\n" + "\n".join(problems[:40])
     assert report.fonts_used, f"{name}: no font face in use, so none was checked"
     return report
 
@@ -128,23 +143,6 @@ def journey(name: str) -> Iterator[None]:
     JOURNEY_SECONDS[name] = round(time.monotonic() - started, 1)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "journeys.json").write_text(json.dumps(JOURNEY_SECONDS, indent=2))
-
-
-def whole(person: Browser, name: str) -> PageReport:
-    """The page the person has reached, checked as every page is."""
-    report = person.report(name)
-    REPORTS.append(report)
-    problems = report.problems(ALLOWED)
-    assert not problems, f"{report.summary()}\n" + "\n".join(problems[:40])
-    return report
-
-
-@pytest.fixture(scope="module")
-def ada(site: BrowserSite) -> Iterator[Browser]:
-    person = Browser(SITE, site.https_port, site.certificate.read_text(), "ada")
-    person.log_in(PERSON[1], PERSON[2])
-    yield person
-    person.quit()
 
 
 def test_an_administrator_creates_a_conference_from_the_create_event_dialog(site: BrowserSite, admin: Browser) -> None:

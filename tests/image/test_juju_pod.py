@@ -43,7 +43,7 @@ from rockbuild.builder import BuiltRock
 from tests import real_providers
 from tests.image import external_sources as ext
 from tests.image.conftest import wait_for
-from tests.image.ingress_proxy import TlsIngress
+from tests.image.ingress_proxy import INGRESS_SOURCE, TlsIngress
 from tests.image.services import Postgres, Redis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,7 +154,11 @@ def ingress_relation() -> testing.Relation:
         sent.local_app_data, {0: sent.local_unit_data}, routing_mode="subdomain", external_host="test", scheme="https"
     )
     assert saw.url == f"https://{SITE}/"
-    return testing.Relation("ingress", "ingress", remote_app_name="traefik", remote_app_data=answer)
+    # Juju gives the traefik unit's own address on the relation: the loopback ingress's source here.
+    traefik_unit = {"egress-subnets": f"{INGRESS_SOURCE}/32", "ingress-address": INGRESS_SOURCE}
+    return testing.Relation(
+        "ingress", "ingress", remote_app_name="traefik", remote_app_data=answer, remote_units_data={0: traefik_unit}
+    )
 
 
 def charm_layers(
@@ -403,7 +407,8 @@ def test_only_the_leader_runs_beat(pods: dict[str, PodContainer]) -> None:
 
 @pytest.fixture(scope="module")
 def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsIngress]:
-    """The TLS-terminating ingress in front of the pod's port 8080, from an address the pod trusts by default."""
+    """The TLS-terminating ingress in front of the pod's port 8080, from the address the charm names
+    to NGINX as the ingress unit's (NGINX_TRUSTED_PROXIES)."""
     proxy = TlsIngress.start(tmp_path_factory.mktemp("ingress"), SITE)
     try:
         yield proxy
