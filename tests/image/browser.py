@@ -119,10 +119,9 @@ class PageReport:
 class Browser:
     """One person's browser (its own profile and cookies) on the site `https://<site>`."""
 
-    def __init__(self, site: str, https_port: int, certificate_pem: str, person: str) -> None:
+    def __init__(self, site: str, https_port: int, certificate_pem: str) -> None:
         require_browser()
         self.base = f"https://{site}"
-        self.person = person
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for argument in (
@@ -266,8 +265,9 @@ class Browser:
 
 
 @contextmanager
-def browser(site: str, https_port: int, certificate: Path, person: str) -> Iterator[Browser]:
-    opened = Browser(site, https_port, certificate.read_text(), person)
+def browser(site: str, https_port: int, certificate: Path) -> Iterator[Browser]:
+    """A browser with its own profile and cookies, closed afterwards."""
+    opened = Browser(site, https_port, certificate.read_text())
     try:
         yield opened
     finally:

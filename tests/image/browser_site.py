@@ -1,6 +1,7 @@
 """The site the browser tests look at: both rocks behind the https ingress, with the content a
 running Indico has (a category, one event of each type, a registration form, a call for abstracts,
-a second person), and a real SMTP server on loopback that keeps what Indico sends.
+a second person), and a real SMTP server on loopback that keeps what Indico sends (the mail
+tests' Recorder).
 
 Only the content whose pages are under test is made through Indico's Python API inside the web
 container; what the journeys test (creating a conference, registering, submitting, uploading) is
@@ -10,15 +11,12 @@ done in the browser.
 from __future__ import annotations
 
 import contextlib
-import email
-import email.policy
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import docker
 from aiosmtpd.controller import Controller
@@ -29,6 +27,7 @@ from rockbuild.builder import BuiltRock
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis, free_port
 from tests.image.test_https_ingress import SITE, Site, start_site, stop_site
+from tests.image.test_mail_and_sign_in import Recorder
 
 ADMIN = ("admin@indico.local", "admin", "correct-horse-battery")  # e-mail, username, password
 PERSON = ("ada@example.org", "ada", "analytical-engine-1843")
@@ -81,32 +80,17 @@ with make_app().test_request_context():
 """
 
 
-@dataclass
-class Mailbox:
-    """What a real SMTP server on loopback received, as parsed messages."""
+def wait_for_mail(mailbox: Recorder, recipient: str, subject_part: str, timeout: float = 120) -> EmailMessage:
+    """The first mail to `recipient` whose subject contains `subject_part`, once it has arrived."""
 
-    messages: list[email.message.EmailMessage] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def arrived() -> EmailMessage | None:
+        for received in list(mailbox.received):
+            if recipient in received.rcpt_tos and subject_part in str(received.message["Subject"]):
+                return received.message
+        return None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(message, email.message.EmailMessage)
-        with self.lock:
-            self.messages.append(message)
-        return "250 OK"
-
-    def wait_for(self, recipient: str, subject_part: str, timeout: float = 120) -> email.message.EmailMessage:
-        def arrived() -> email.message.EmailMessage | None:
-            with self.lock:
-                for message in self.messages:
-                    if recipient in str(message["To"]) and subject_part in str(message["Subject"]):
-                        return message
-            return None
-
-        found: email.message.EmailMessage = wait_for(  # type: ignore[assignment]
-            arrived, timeout, f"a mail to {recipient} about {subject_part!r}"
-        )
-        return found
+    found: EmailMessage = wait_for(arrived, timeout, f"a mail to {recipient} about {subject_part!r}")  # type: ignore[assignment]
+    return found
 
 
 # Indico accepts an e-mail address only if its domain has an MX (or A) record in DNS, so the pod
@@ -136,7 +120,7 @@ def dns_server(base: Path) -> Iterator[Path]:
 @dataclass
 class BrowserSite:
     site: Site
-    mailbox: Mailbox
+    mailbox: Recorder
     ids: dict[str, int]
 
     @property
@@ -151,7 +135,7 @@ class BrowserSite:
 def start(
     docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing: tuple[Postgres, Redis], base: Path
 ) -> Iterator[BrowserSite]:
-    mailbox = Mailbox()
+    mailbox = Recorder()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     base.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as cleanup:

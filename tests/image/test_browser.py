@@ -58,9 +58,9 @@ def site(
     )
 
 
-def own_browser(site: BrowserSite, name: str, login: tuple[str, str] | None = None) -> Iterator[Browser]:
+def own_browser(site: BrowserSite, login: tuple[str, str] | None = None) -> Iterator[Browser]:
     """One person's own browser on the site, signed in with `login` (username, password) if given."""
-    with browser(SITE, site.https_port, site.certificate, name) as opened:
+    with browser(SITE, site.https_port, site.certificate) as opened:
         if login:
             opened.log_in(*login)
         yield opened
@@ -68,17 +68,17 @@ def own_browser(site: BrowserSite, name: str, login: tuple[str, str] | None = No
 
 @pytest.fixture(scope="module")
 def visitor(site: BrowserSite) -> Iterator[Browser]:
-    yield from own_browser(site, "visitor")
+    yield from own_browser(site)
 
 
 @pytest.fixture(scope="module")
 def admin(site: BrowserSite) -> Iterator[Browser]:
-    yield from own_browser(site, "admin", (ADMIN[1], ADMIN[2]))
+    yield from own_browser(site, (ADMIN[1], ADMIN[2]))
 
 
 @pytest.fixture(scope="module")
 def ada(site: BrowserSite) -> Iterator[Browser]:
-    yield from own_browser(site, "ada", (PERSON[1], PERSON[2]))
+    yield from own_browser(site, (PERSON[1], PERSON[2]))
 
 
 def whole(person: Browser, name: str) -> PageReport:
@@ -179,7 +179,7 @@ def test_a_person_registers_and_the_confirmation_mail_arrives(site: BrowserSite,
         ada.click_text("Register", tag="button")
         ada.wait_text("Your registration has been completed", "main")
         whole(ada, "journey-registered")
-        mail = site.mailbox.wait_for(PERSON[0], f"Registration for {CONFERENCE}")
+        mail = browser_site.wait_for_mail(site.mailbox, PERSON[0], f"Registration for {CONFERENCE}")
     body = mail.get_body(("plain", "html"))
     assert body is not None and "Ada" in body.get_content(), mail
 
