@@ -58,11 +58,18 @@ def _services(enabled: set[str], env: dict[str, str] | None) -> dict[str, Any]:
     return services
 
 
+def _made_alive() -> dict[str, str]:
+    """A rock's `ready` check, made `alive` in the layer that starts its service."""
+    return {"override": "merge", "level": "alive"}
+
+
 def base_layers(trusted_proxies: str = "") -> dict[str, dict[str, Any]]:
     """What needs neither relations nor config: NGINX (with /health) and both exporters.
 
-    Part of every layer the charm applies (desired_layers), so that every container's `alive`
-    checks pass from the start and Kubernetes never restarts a pod that waits for relations.
+    Part of every layer the charm applies (desired_layers). The rocks' checks are all `ready`
+    (under Juju's --hold nothing runs before this layer, and an `alive` check would have
+    Kubernetes restart the waiting pod); this layer starts the services and, with them, makes
+    their checks `alive`, so a hung NGINX or exporter restarts the pod from then on.
     NGINX believes X-Forwarded-* only from `trusted_proxies` (the ingress's units; empty: the
     rock's default, loopback alone).
     """
@@ -70,13 +77,14 @@ def base_layers(trusted_proxies: str = "") -> dict[str, dict[str, Any]]:
         "indico": {
             "summary": "Indico web (charm)",
             "services": {"statsd-exporter": {"override": "merge", "startup": "enabled"}},
+            "checks": {"statsd-exporter-up": _made_alive()},
         },
         "celery": {
             "summary": "Indico Celery (charm)",
             "services": {},
             # The pod's one StatsD exporter runs in the indico container; this container's copy of
             # the rock's check would only watch another container's service.
-            "checks": {"statsd-exporter-alive": {"override": "merge", "startup": "disabled"}},
+            "checks": {"statsd-exporter-up": {"override": "merge", "startup": "disabled"}},
         },
         "indico-nginx": {
             "summary": "Indico NGINX (charm)",
@@ -88,6 +96,7 @@ def base_layers(trusted_proxies: str = "") -> dict[str, dict[str, Any]]:
                 },
                 "nginx-prometheus-exporter": {"override": "merge", "startup": "enabled"},
             },
+            "checks": {"nginx-up": _made_alive(), "nginx-exporter-up": _made_alive()},
         },
     }
 

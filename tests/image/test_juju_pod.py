@@ -1,10 +1,6 @@
-"""The rocks started the way Juju starts them, configured by the charm's own reconcile.
+"""The rocks started the way Juju starts them (juju_pod.py), configured by the charm's own reconcile.
 
-Juju runs each workload container as `pebble run --create-dirs --hold --http :<port> --verbose`
-with PEBBLE=/charm/container/pebble and PEBBLE_COPY_ONCE=/var/lib/pebble/default, as the uid that
-charmcraft.yaml gives the container, with the
-Pebble socket on a volume the charm container shares (rockcraft-contract.md, section D). Nothing
-starts until the charm adds its layers and replans. Here the charm's layers come from running the
+Nothing starts until the charm adds its layers and replans. Here the charm's layers come from running the
 charm under ops.testing with relation data that points at this test's real PostgreSQL and Redis,
 and they are applied with ops.pebble.Client on the containers' sockets.
 
@@ -23,20 +19,14 @@ import re
 import sys
 import threading
 import time
-import types
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import docker
 import docker.models.containers
-import ops
 import pytest
-import yaml
 from ops import pebble, testing
 
 from rockbuild.builder import BuiltRock
@@ -44,6 +34,16 @@ from tests import real_providers
 from tests.image import external_sources as ext
 from tests.image.conftest import wait_for
 from tests.image.ingress_proxy import INGRESS_SOURCE, TlsIngress
+from tests.image.juju_pod import (
+    ARCHIVE_PATH,
+    SOURCES,
+    PodContainer,
+    active,
+    charm_container,
+    container_uid,
+    health_status,
+    start_like_juju,
+)
 from tests.image.services import Postgres, Redis, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,13 +61,10 @@ from charm import IndicoCharm  # noqa: E402
 # application "indico" in the model "pod"; TLS ends at the ingress in front of the pod.
 SITE = "pod-indico.test"
 MODEL = testing.Model("pod")
-# Where the pod's Indico containers see this test's plugin wheel and customization repository.
-SOURCES = "/srv/external-sources"
 IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
 # Juju mounts each unit's archive volume into the charm container (where ops reports its location)
-# and, as charmcraft.yaml says, into these containers at this path.
+# and, as charmcraft.yaml says, into these containers at ARCHIVE_PATH.
 ARCHIVE = testing.Storage("archive")
-ARCHIVE_PATH = "/var/lib/indico/archive"
 ARCHIVE_CONTAINERS = {"indico", "celery"}
 # Only for this test: the pod's ports stay on loopback (a pod would listen on all its addresses).
 LOOPBACK_LAYER = {
@@ -84,13 +81,6 @@ LOOPBACK_LAYER = {
         }
     },
 }
-
-
-@dataclass
-class PodContainer:
-    container: docker.models.containers.Container
-    client: pebble.Client
-    http_port: int  # Pebble's HTTP API, where Kubernetes' probes ask /v1/health
 
 
 # /v1/health?level=alive of every pod container, polled once a second: before the relations exist
@@ -228,59 +218,11 @@ def loki() -> Iterator[str]:
         server.server_close()
 
 
-def container_uid(name: str) -> str:
-    """The uid charmcraft.yaml asks Juju to run the container's Pebble as (root when unset)."""
-    meta = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())
-    return str(meta["containers"][name].get("uid", 0))
-
-
-def start_like_juju(
-    client: docker.DockerClient,
-    image: str,
-    socket_dir: Path,
-    uid: str,
-    sources: Path | None = None,
-    archive: Path | None = None,
-) -> PodContainer:
-    socket_dir.mkdir(parents=True)
-    socket_dir.chmod(0o777)  # Juju's shared emptyDir is writable by the container's uid
-    port = free_port()
-    container = client.containers.run(
-        image,
-        entrypoint=["/usr/bin/pebble"],
-        command=["run", "--create-dirs", "--hold", "--http", f"127.0.0.1:{port}", "--verbose"],
-        environment={
-            "PEBBLE": "/charm/container/pebble",
-            "PEBBLE_COPY_ONCE": "/var/lib/pebble/default",
-            "PEBBLE_SOCKET": "/charm/container/pebble.socket",
-        },
-        volumes={
-            str(socket_dir): {"bind": "/charm/container", "mode": "rw"},
-            **({str(sources): {"bind": SOURCES, "mode": "ro"}} if sources else {}),
-            **({str(archive): {"bind": ARCHIVE_PATH, "mode": "rw"}} if archive else {}),
-        },
-        user=uid,
-        detach=True,
-        network_mode="host",
-    )
-    api = pebble.Client(socket_path=str(socket_dir / "pebble.socket"))
-    wait_for(lambda: api.get_system_info(), 30, f"Pebble in {image} to answer on its socket")
-    return PodContainer(container, api, port)
-
-
-def alive_status(pod: PodContainer) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{pod.http_port}/v1/health?level=alive", timeout=5) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 def watch_alive(pods: dict[str, PodContainer], seconds: int) -> dict[str, set[int]]:
     seen: dict[str, set[int]] = {key: set() for key in pods}
     for _ in range(seconds):
         for key, pod in pods.items():
-            seen[key].add(alive_status(pod))
+            seen[key].add(health_status(pod))
         time.sleep(1)
     return seen
 
@@ -292,10 +234,6 @@ def layers_before_relations(leader: bool) -> dict[str, dict[str, Any]]:
     state = testing.State(leader=leader, containers=containers)
     out = ctx.run(ctx.on.pebble_ready(next(c for c in containers if c.name == "indico")), state)
     return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}
-
-
-def active(pod: PodContainer) -> set[str]:
-    return {svc.name for svc in pod.client.get_services() if svc.is_running()}
 
 
 @pytest.fixture(scope="module")
@@ -391,7 +329,7 @@ def test_every_container_stays_alive_before_and_after_relations(pods: dict[str, 
         assert not failing, (key, failing)
         if key.endswith("/celery"):
             # The rock's exporter check watches the indico container's exporter; the charm stops it here.
-            assert checks["statsd-exporter-alive"].status == pebble.CheckStatus.INACTIVE
+            assert checks["statsd-exporter-up"].status == pebble.CheckStatus.INACTIVE
 
 
 def test_each_container_runs_its_role(pods: dict[str, PodContainer]) -> None:
@@ -472,12 +410,6 @@ def external_sources(directory: Path) -> Path:
     ext.plugin_wheel(directory)
     ext.customization_repo(directory, "first commit")
     return directory
-
-
-def charm_container(name: str, pod: PodContainer) -> ops.Container:
-    """The ops.Container the charm would get, on this pod container's real Pebble socket."""
-    backend = types.SimpleNamespace(_juju_context=types.SimpleNamespace(version=ops.JujuVersion("3.6.0")))
-    return ops.Container(name, backend, pebble_client=pod.client)  # type: ignore[arg-type]
 
 
 def pids(pod: PodContainer, pattern: str) -> set[str]:

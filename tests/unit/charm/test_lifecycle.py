@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+import workload  # charm/src is on sys.path: pytest loads the conftest first
 from ops import pebble, testing
 
 from tests import real_providers as providers
@@ -68,7 +69,15 @@ def test_before_any_relation_what_needs_none_runs(ctx: testing.Context, containe
     assert enabled(out, "indico-nginx") == {"nginx", "nginx-prometheus-exporter"}
     assert enabled(out, "indico") == {"statsd-exporter"}
     assert enabled(out, "celery") == set()
-    assert out.get_container("celery").plan.checks["statsd-exporter-alive"].startup == pebble.CheckStartup.DISABLED
+    assert out.get_container("celery").plan.checks["statsd-exporter-up"].startup == pebble.CheckStartup.DISABLED
+    # The services it started are watched by alive checks from now on; before, nothing was.
+    levels = {(c, name): check.level for c in ROCK_OF for name, check in out.get_container(c).plan.checks.items()}
+    alive = {key for key, level in levels.items() if level == pebble.CheckLevel.ALIVE}
+    assert alive == {
+        ("indico", "statsd-exporter-up"),
+        ("indico-nginx", "nginx-up"),
+        ("indico-nginx", "nginx-exporter-up"),
+    }
     # The charm's layer leaves NGINX's plan as the rock has it; under --hold it must still be started.
     nginx = out.get_container("indico-nginx").service_statuses
     assert nginx["nginx"] == nginx["nginx-prometheus-exporter"] == pebble.ServiceStatus.ACTIVE
@@ -173,7 +182,19 @@ def test_removing_a_required_relation_stops_indico_and_celery(ctx: testing.Conte
 def test_rock_layers_define_the_checks_the_charm_reads() -> None:
     """The names the status relies on are the rock's own."""
     assert "indico-ready" in rock_layer("indico").checks  # type: ignore[attr-defined]
-    assert "statsd-exporter-alive" in rock_layer("celery").checks  # type: ignore[attr-defined]
+    assert "statsd-exporter-up" in rock_layer("celery").checks  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("container", sorted(ROCK_OF))
+def test_the_rocks_checks_cannot_restart_a_held_pod(container: str) -> None:
+    """Under --hold nothing runs before the charm: a rock's alive check would fail there, and
+    Kubernetes restarts a pod whose alive health fails. The charm's layer only changes the level
+    of checks the rock has."""
+    rock_checks = rock_layer(container).checks  # type: ignore[attr-defined]
+    levels = {name: check.level for name, check in rock_checks.items()}
+    assert levels == dict.fromkeys(rock_checks, pebble.CheckLevel.READY)
+    charm_checks = workload.base_layers()[container].get("checks", {})
+    assert set(charm_checks) <= set(rock_checks), "the charm names a check the rock does not have"
 
 
 def test_an_invalid_option_on_a_new_unit_starts_only_what_needs_no_config(ctx: testing.Context) -> None:

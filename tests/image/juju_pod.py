@@ -1,0 +1,97 @@
+"""A rock's container started the way Juju starts a workload container, and what Kubernetes asks it.
+
+Juju runs each workload container as `pebble run --create-dirs --hold --http :<port> --verbose`
+with PEBBLE=/charm/container/pebble and PEBBLE_COPY_ONCE=/var/lib/pebble/default, as the uid that
+charmcraft.yaml gives the container, with the Pebble socket on a volume the charm container shares
+(rockcraft-contract.md, section D). Nothing starts until the charm adds its layers and replans.
+"""
+
+from __future__ import annotations
+
+import types
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.models.containers
+import ops
+import yaml
+from ops import pebble
+
+from tests.image.conftest import wait_for
+from tests.image.services import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+# Where the pod's Indico containers see a test's plugin wheel and customization repository.
+SOURCES = "/srv/external-sources"
+# Juju mounts each unit's archive volume into these containers at this path (charmcraft.yaml).
+ARCHIVE_PATH = "/var/lib/indico/archive"
+
+
+@dataclass
+class PodContainer:
+    container: docker.models.containers.Container
+    client: pebble.Client
+    http_port: int  # Pebble's HTTP API, where Kubernetes' probes ask /v1/health
+
+
+def container_uid(name: str) -> str:
+    """The uid charmcraft.yaml asks Juju to run the container's Pebble as (root when unset)."""
+    meta = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())
+    return str(meta["containers"][name].get("uid", 0))
+
+
+def start_like_juju(
+    client: docker.DockerClient,
+    image: str,
+    socket_dir: Path,
+    uid: str,
+    sources: Path | None = None,
+    archive: Path | None = None,
+) -> PodContainer:
+    socket_dir.mkdir(parents=True)
+    socket_dir.chmod(0o777)  # Juju's shared emptyDir is writable by the container's uid
+    port = free_port()
+    container = client.containers.run(
+        image,
+        entrypoint=["/usr/bin/pebble"],
+        command=["run", "--create-dirs", "--hold", "--http", f"127.0.0.1:{port}", "--verbose"],
+        environment={
+            "PEBBLE": "/charm/container/pebble",
+            "PEBBLE_COPY_ONCE": "/var/lib/pebble/default",
+            "PEBBLE_SOCKET": "/charm/container/pebble.socket",
+        },
+        volumes={
+            str(socket_dir): {"bind": "/charm/container", "mode": "rw"},
+            **({str(sources): {"bind": SOURCES, "mode": "ro"}} if sources else {}),
+            **({str(archive): {"bind": ARCHIVE_PATH, "mode": "rw"}} if archive else {}),
+        },
+        user=uid,
+        detach=True,
+        network_mode="host",
+    )
+    api = pebble.Client(socket_path=str(socket_dir / "pebble.socket"))
+    wait_for(lambda: api.get_system_info(), 30, f"Pebble in {image} to answer on its socket")
+    return PodContainer(container, api, port)
+
+
+def health_status(pod: PodContainer, level: str = "alive") -> int:
+    """What Kubernetes' liveness (`alive`) or readiness (`ready`) probe gets from the container."""
+    url = f"http://127.0.0.1:{pod.http_port}/v1/health?level={level}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def charm_container(name: str, pod: PodContainer) -> ops.Container:
+    """The ops.Container the charm would get, on this pod container's real Pebble socket."""
+    backend = types.SimpleNamespace(_juju_context=types.SimpleNamespace(version=ops.JujuVersion("3.6.0")))
+    return ops.Container(name, backend, pebble_client=pod.client)  # type: ignore[arg-type]
+
+
+def active(pod: PodContainer) -> set[str]:
+    return {svc.name for svc in pod.client.get_services() if svc.is_running()}

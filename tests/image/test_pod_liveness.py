@@ -1,0 +1,113 @@
+"""Kubernetes' probes (Pebble's /v1/health) on the rocks held as Juju holds them.
+
+A pod waits, held, until its charm replans: the charm may be late, blocked by a long hook or in
+error. Its liveness must stay healthy all that time (Kubernetes restarts a pod whose liveness
+fails), while its readiness says it serves nothing. Once the charm has started a service, a hung
+one must fail liveness, or nothing ever restarts it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import docker
+import yaml
+from ops import pebble
+
+from rockbuild.builder import BuiltRock
+from tests.image.conftest import wait_for
+from tests.image.juju_pod import (
+    REPO,
+    PodContainer,
+    charm_container,
+    container_uid,
+    health_status,
+    start_like_juju,
+)
+
+sys.path.insert(0, str(REPO / "charm" / "src"))
+
+import pebble_ops
+import workload
+
+IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
+# Longer than the issue's 120 s and than any rock check needs to reach its failure threshold
+# (the slowest: a 30 s period times a threshold of 3).
+HELD_SECONDS = 125
+
+
+def rock_check(rock: str, name: str) -> dict[str, object]:
+    project = yaml.safe_load((REPO / "rocks" / rock / "rockcraft.yaml").read_text())
+    check: dict[str, object] = project["checks"][name]
+    return check
+
+
+def seconds(duration: object) -> float:
+    text = str(duration)
+    assert text.endswith("s"), f"a duration in seconds: {text}"
+    return float(text[:-1])
+
+
+def test_a_held_pod_stays_alive_and_unready_until_its_charm_starts_it(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], tmp_path: Path
+) -> None:
+    pods = {
+        name: start_like_juju(docker_client, rocks[rock].image, tmp_path / name, container_uid(name))
+        for name, rock in IMAGE_OF.items()
+    }
+    try:
+        alive: dict[str, set[int]] = {name: set() for name in pods}
+        deadline = time.monotonic() + HELD_SECONDS
+        while time.monotonic() < deadline:
+            for name, pod in pods.items():
+                alive[name].add(health_status(pod, "alive"))
+            time.sleep(1)
+        assert alive == {name: {200} for name in pods}, "Kubernetes would restart a pod that waits for its charm"
+        for name, pod in pods.items():
+            # The checks did run, and fail (nothing runs yet), so the pod gets no traffic.
+            down = {check.name for check in pod.client.get_checks() if check.status == pebble.CheckStatus.DOWN}
+            assert down == {check.name for check in pod.client.get_checks()}, (name, down)
+            assert health_status(pod, "ready") == 502, name
+    finally:
+        for pod in pods.values():
+            pod.container.remove(force=True)
+
+
+def nginx_pids(pod: PodContainer) -> list[int]:
+    return [int(pid) for pid, args in pod.container.top(ps_args="-o pid,args")["Processes"] if args.startswith("nginx")]
+
+
+def test_once_the_charm_started_nginx_a_hung_nginx_fails_liveness(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], tmp_path: Path
+) -> None:
+    pod = start_like_juju(docker_client, rocks["indico-nginx"].image, tmp_path / "nginx", container_uid("indico-nginx"))
+    try:
+        layer = workload.base_layers()["indico-nginx"]
+        for service in layer["services"].values():  # this test's ports stay on loopback
+            service.setdefault("environment", {})["NGINX_LISTEN_ADDRESS"] = "127.0.0.1"
+        assert pebble_ops.apply_layer(charm_container("indico-nginx", pod), layer)
+        wait_for(lambda: health_status(pod, "ready") == 200, 30, "NGINX to be up once the charm started it")
+        check = rock_check("indico-nginx", "nginx-up")
+        levels = {c.name: c.level for c in pod.client.get_checks()}
+        assert levels == {"nginx-up": pebble.CheckLevel.ALIVE, "nginx-exporter-up": pebble.CheckLevel.ALIVE}
+
+        hung = nginx_pids(pod)
+        assert hung, "NGINX's processes"
+        for pid in hung:
+            os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        # Each failure comes a period after the last and may wait out the timeout.
+        limit = (seconds(check["period"]) + seconds(check["timeout"])) * int(str(check["threshold"])) + 5
+        wait_for(lambda: health_status(pod, "alive") == 502, limit, "a hung NGINX to fail liveness")
+        failed_after = time.monotonic() - started
+        assert failed_after >= seconds(check["period"]), f"liveness failed after {failed_after:.0f} s: not the check"
+
+        for pid in hung:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: health_status(pod, "alive") == 200, 30, "NGINX, running again, to pass liveness")
+    finally:
+        pod.container.remove(force=True)
