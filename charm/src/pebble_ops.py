@@ -124,9 +124,7 @@ def sync_external(
         recorded = _external_record(container)
         if refresh or workload.external_sync_needed(config, recorded):
             command = workload.external_sync_command(config, refresh)
-            outcome.report = _run_external_sync(
-                container, command, {**environment, **workload.external_sync_environment(config)}
-            )
+            outcome.report = _run_external_sync(container, command, workload.external_sync_input(config), environment)
             recorded = _external_record(container)
             if outcome.report.get("error") and not workload.external_errors(recorded):
                 outcome.errors["external_plugins"] = outcome.report["error"]
@@ -158,9 +156,20 @@ def _external_record(container: ops.Container) -> dict[str, Any] | None:
         return None
 
 
-def _run_external_sync(container: ops.Container, command: list[str], environment: dict[str, str]) -> dict[str, str]:
+def _run_external_sync(
+    container: ops.Container, command: list[str], stdin: str, environment: dict[str, str]
+) -> dict[str, str]:
+    """As the indico service's user, but not in its context: pip, git and any package's build
+    script get the proxy settings, never the site's secrets (database password, secret key...)."""
     try:
-        process = container.exec(command, service_context="indico", environment=environment, timeout=900)
+        process = container.exec(
+            command,
+            user=workload.INDICO_USER,
+            group=workload.INDICO_USER,
+            environment=environment,
+            stdin=stdin,
+            timeout=900,
+        )
         stdout, _ = process.wait_output()
         error = ""
     except ops.pebble.ExecError as exc:

@@ -18,8 +18,10 @@ from relations.smtp import SmtpServer
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
 SPEC_SEPARATOR_RE = re.compile(r"\s+|,(?![^\[]*\])(?!\s*[<>=!~])")
-# No ssh: the rock has no ssh client and the charm no way to hand it a key.
-GIT_URL_RE = re.compile(r"^(https?|git|file)://\S+$")
+# Customization is code Indico runs: fetched over https only (no ssh: the rock has no ssh client
+# and the charm no way to hand it a key). A ref is a tag, a branch or a commit, never an option.
+GIT_URL_RE = re.compile(r"^https://[^/\s]+/\S*$")
+GIT_REF_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
 
 
 class InvalidConfigError(Exception):
@@ -42,6 +44,7 @@ class CharmConfig:
     celery_concurrency: int
     external_plugins: tuple[str, ...] = ()
     customization_sources_url: str = ""
+    customization_sources_ref: str = ""  # a tag, branch or commit; empty: the repository's HEAD
     customization_sources_secret: str = ""  # a Juju secret's id: credentials for the URL
     local_login: bool = True
 
@@ -67,8 +70,11 @@ class CharmConfig:
         customization = str(options.get("customization_sources_url") or "").strip()
         if customization and not GIT_URL_RE.match(customization):
             raise InvalidConfigError(
-                "customization_sources_url", f"{customization!r} is not an https://, http://, git:// or file:// git URL"
+                "customization_sources_url", f"{redact(customization, customization)!r} is not an https:// git URL"
             )
+        ref = str(options.get("customization_sources_ref") or "").strip()
+        if ref and (not GIT_REF_RE.match(ref) or ".." in ref):
+            raise InvalidConfigError("customization_sources_ref", f"{ref!r} is not a tag, branch or commit name")
         return cls(
             site_url=site_url.rstrip("/"),
             support_email=emails["indico_support_email"],
@@ -80,6 +86,7 @@ class CharmConfig:
             celery_concurrency=sizes["celery_concurrency"],
             external_plugins=plugin_specs(str(options.get("external_plugins") or "")),
             customization_sources_url=customization,
+            customization_sources_ref=ref,
             customization_sources_secret=_secret_option(options, customization),
             local_login=bool(options.get("enable_local_login", True)),
         )
@@ -87,7 +94,7 @@ class CharmConfig:
 
 def _secret_option(options: dict[str, Any], url: str) -> str:
     secret = str(options.get("customization_sources_secret") or "").strip()
-    if secret and not url.startswith(("https://", "http://")):
+    if secret and not url.startswith("https://"):
         raise InvalidConfigError(
             "customization_sources_secret", "credentials need an https:// customization_sources_url"
         )

@@ -163,6 +163,7 @@ def services_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:
 
 MIGRATION_RECORD = "/var/lib/indico/migration.json"  # written by the rock's indico-migrate
 EXTERNAL_TOOL = "/usr/local/bin/indico-external"
+INDICO_USER = "_daemon_"  # whom the indico rock's services run as (its rockcraft.yaml)
 EXTERNAL_STATE = "/var/lib/indico/external/state.json"
 # Each runs Indico code from its own filesystem, so each gets the plugins and customization.
 EXTERNAL_CONTAINERS = ("indico", "celery")
@@ -179,10 +180,12 @@ def external_sync_needed(config: CharmConfig, recorded: dict[str, Any] | None) -
     if recorded is None:
         return bool(config.external_plugins or config.customization_sources_url)
     try:
-        asked = (recorded["plugins"]["requested"], recorded["customization"]["url-sha256"])
+        customization = recorded["customization"]
+        asked = (recorded["plugins"]["requested"], customization["url-sha256"], customization.get("ref", ""))
     except (KeyError, TypeError):
         return True
-    return asked != (list(config.external_plugins), url_fingerprint(config.customization_sources_url))
+    wanted = (config.customization_sources_url, config.customization_sources_ref)
+    return asked != (list(config.external_plugins), url_fingerprint(wanted[0]), wanted[1])
 
 
 def external_errors(recorded: dict[str, Any] | None) -> dict[str, str]:
@@ -196,16 +199,19 @@ def external_errors(recorded: dict[str, Any] | None) -> dict[str, str]:
 
 
 def external_sync_command(config: CharmConfig, refresh: bool) -> list[str]:
-    """The command line: plugin specifiers only. The customization URL, which may carry a token,
-    goes in the environment (external_sync_environment), out of process lists and exec records."""
-    command = [EXTERNAL_TOOL, "sync"]
+    """The command line: plugin specifiers and the ref. The customization URL, which may carry a
+    token, goes on stdin (external_sync_input): a command line is in every process list, and an
+    exec's environment is kept in Pebble's state."""
+    command = [EXTERNAL_TOOL, "sync", "--customization-url", "-"]
+    if config.customization_sources_ref:
+        command += ["--customization-ref", config.customization_sources_ref]
     if refresh:
         command.append("--refresh")
     return [*command, "--", *config.external_plugins]
 
 
-def external_sync_environment(config: CharmConfig) -> dict[str, str]:
-    return {"INDICO_EXTERNAL_CUSTOMIZATION_URL": config.customization_sources_url}
+def external_sync_input(config: CharmConfig) -> str:
+    return config.customization_sources_url + "\n"
 
 
 def proxy_environment(charm_env: dict[str, str]) -> dict[str, str]:
@@ -230,6 +236,7 @@ def external_report(stdout: str, error: str) -> dict[str, str]:
         "customization-changed": "true" if result.get("customization-changed") else "false",
         "plugins": ",".join(result.get("plugins") or []),
         "customization-commit": str(result.get("customization-commit") or ""),
+        "customization-ref": str(result.get("customization-ref") or ""),
     }
     if error:
         report["error"] = error

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 SOURCES = "/srv/external-sources"
 # Juju mounts each unit's archive volume into these containers at this path (charmcraft.yaml).
 ARCHIVE_PATH = "/var/lib/indico/archive"
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 @dataclass
@@ -35,6 +36,7 @@ class PodContainer:
     container: docker.models.containers.Container
     client: pebble.Client
     http_port: int  # Pebble's HTTP API, where Kubernetes' probes ask /v1/health
+    socket_dir: Path  # Juju's /charm/container: Pebble's socket, and its state under pebble/
 
 
 def container_uid(name: str) -> str:
@@ -50,7 +52,9 @@ def start_like_juju(
     uid: str,
     sources: Path | None = None,
     archive: Path | None = None,
+    ca_bundle: Path | None = None,
 ) -> PodContainer:
+    """`ca_bundle` replaces the rock's trusted certificates (a test's own servers on loopback)."""
     socket_dir.mkdir(parents=True)
     socket_dir.chmod(0o777)  # Juju's shared emptyDir is writable by the container's uid
     port = free_port()
@@ -67,6 +71,7 @@ def start_like_juju(
             str(socket_dir): {"bind": "/charm/container", "mode": "rw"},
             **({str(sources): {"bind": SOURCES, "mode": "ro"}} if sources else {}),
             **({str(archive): {"bind": ARCHIVE_PATH, "mode": "rw"}} if archive else {}),
+            **({str(ca_bundle): {"bind": SYSTEM_CA_BUNDLE, "mode": "ro"}} if ca_bundle else {}),
         },
         user=uid,
         detach=True,
@@ -74,7 +79,7 @@ def start_like_juju(
     )
     api = pebble.Client(socket_path=str(socket_dir / "pebble.socket"))
     wait_for(lambda: api.get_system_info(), 30, f"Pebble in {image} to answer on its socket")
-    return PodContainer(container, api, port)
+    return PodContainer(container, api, port, socket_dir)
 
 
 def health_status(pod: PodContainer, level: str = "alive") -> int:

@@ -20,6 +20,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -28,6 +29,7 @@ import pytest
 
 from rockbuild.builder import BuiltRock
 from rockbuild.parity import rockfile
+from tests.image import external_sources as ext
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis
 
@@ -344,12 +346,50 @@ def test_indico_external_never_writes_a_customization_token(rocks: dict[str, Bui
         ["/usr/local/bin/indico-external", "sync"], environment={"INDICO_EXTERNAL_CUSTOMIZATION_URL": url}
     )
     text = output.decode(errors="replace")
-    assert code != 0 and "git clone https://***@127.0.0.1:9/private.git failed" in text, text
+    assert code != 0 and "git fetch https://127.0.0.1:9/private.git HEAD failed" in text, text
     state = exec_text(container, ["cat", "/var/lib/indico/external/state.json"])
     customization = json.loads(state)["customization"]
     assert customization["url"] == "https://***@127.0.0.1:9/private.git"
     assert customization["url-sha256"] == hashlib.sha256(url.encode()).hexdigest()
     assert token not in text + state
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "named"),
+    [("files/root", "/", "files/root"), ("files/up", "../..", "files/up"), ("deep/a/b", "../../../etc", "deep/a/b")],
+)
+def test_indico_external_refuses_a_repository_that_links_out_of_itself(
+    rocks: dict[str, BuiltRock], run_container: Any, tmp_path: Path, link: str, target: str, named: str
+) -> None:
+    """`files/root -> /` in a customization repository made /static/custom/files/root/etc/hostname
+    serve the container's files: the real tool and git refuse it, naming the link, and keep the
+    checkout it had."""
+    tmp_path.chmod(0o755)  # pytest's temporary directories are private; the rock's user reads this
+    repo = ext.customization_repo(tmp_path, "good")
+    container = run_container(
+        rocks["indico"].image, entrypoint=["sleep", "120"], volumes={str(tmp_path): {"bind": "/srv/c", "mode": "ro"}}
+    )
+    sync = ["/usr/local/bin/indico-external", "sync", "--customization-url", "file:///srv/c/custom-src"]
+    exec_text(container, sync)
+    (repo / link).parent.mkdir(parents=True, exist_ok=True)
+    (repo / link).symlink_to(target)
+    ext.git(repo, "-c", "safe.directory=*", "add", link)
+    ext.git(repo, "-c", "safe.directory=*", "commit", "--quiet", "-m", "link out")
+    for path in [repo, *repo.rglob("*")]:
+        os.lchown(path, ext.DAEMON_UID, ext.DAEMON_UID)
+    code, output = container.exec_run([*sync, "--refresh"])  # a new commit at the same URL
+    text = output.decode(errors="replace")
+    assert code != 0 and f"the customization repository's {named} is a symbolic link out of the repository" in text
+    assert exec_text(container, ["cat", f"/var/lib/indico/external/custom/{ext.CUSTOM_FILE}"]) == "good"
+    code, _ = container.exec_run(["test", "-e", f"/var/lib/indico/external/custom/{link}"])
+    assert code != 0, "the refused checkout is not in place"
+
+
+def test_indico_external_fetches_only_https_or_a_local_path(rocks: dict[str, BuiltRock], run_container: Any) -> None:
+    container = run_container(rocks["indico"].image, entrypoint=["sleep", "120"])
+    for url in ("http://127.0.0.1:9/c.git", "git://127.0.0.1:9/c.git", "ssh://git@127.0.0.1:9/c.git", "ext::sh -c id"):
+        code, output = container.exec_run(["/usr/local/bin/indico-external", "sync", "--customization-url", url])
+        assert code != 0 and "is not an https:// (or file://) URL" in output.decode(errors="replace"), url
 
 
 def test_concurrent_migrations_are_serialised(

@@ -33,6 +33,7 @@ from rockbuild.builder import BuiltRock
 from tests import real_providers
 from tests.image import external_sources as ext
 from tests.image.conftest import wait_for
+from tests.image.git_server import GitHttpsServer
 from tests.image.ingress_proxy import INGRESS_SOURCE, TlsIngress
 from tests.image.juju_pod import (
     ARCHIVE_PATH,
@@ -51,7 +52,7 @@ sys.path.insert(0, str(REPO / "charm" / "src"))
 
 import pebble_ops  # noqa: E402
 from actions import ActionFailedError  # noqa: E402
-from state import CharmConfig  # noqa: E402
+from state import CharmConfig, with_credentials  # noqa: E402
 from status import MAIL_OFF  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
 
@@ -243,6 +244,8 @@ def pods(
     backing_services: tuple[Postgres, Redis],
     tmp_path_factory: pytest.TempPathFactory,
     loki: str,
+    sources: Path,
+    git_server: GitHttpsServer,
 ) -> Iterator[dict[str, PodContainer]]:
     postgres, redis = backing_services
     database = database_relation(postgres)
@@ -268,7 +271,6 @@ def pods(
         loki=loki,
     )
     base = tmp_path_factory.mktemp("pod")
-    sources = external_sources(base / "sources")
     started: dict[str, PodContainer] = {}
     try:
         for name, image in IMAGE_OF.items():
@@ -279,6 +281,7 @@ def pods(
                 container_uid(name),
                 sources,
                 volumes["0"] if name in ARCHIVE_CONTAINERS else None,
+                git_server.ca_bundle,
             )
         started["1/celery"] = start_like_juju(
             docker_client,
@@ -287,6 +290,7 @@ def pods(
             container_uid("celery"),
             sources,
             volumes["1"],
+            git_server.ca_bundle,
         )
         before = {"0": layers_before_relations(leader=True), "1": layers_before_relations(leader=False)}
         for key, pod in started.items():
@@ -404,35 +408,100 @@ def test_the_actions_admin_tool_runs_with_the_indico_services_environment(
     assert str(caught.value) == "indico-admin: no user with the e-mail address pod-admin@example.org"
 
 
-def external_sources(directory: Path) -> Path:
-    directory.mkdir()
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plugin wheel (mounted into the pod) and the customization repository (served by git_server)."""
+    directory = tmp_path_factory.mktemp("external-sources")
     directory.chmod(0o755)  # pytest's temporary directories are private; the pod's user reads these
     ext.plugin_wheel(directory)
     ext.customization_repo(directory, "first commit")
     return directory
 
 
+# The customization repository is private: its token must show up nowhere in the pod.
+GIT_USER, GIT_TOKEN = "bot", "pod-t0ken-4e1c9b"
+
+
+@pytest.fixture(scope="module")
+def git_server(sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHttpsServer]:
+    # Slow answers, so that each fetch lasts long enough for its processes to be read.
+    server = GitHttpsServer.start(tmp_path_factory.mktemp("git-server"), sources, (GIT_USER, GIT_TOKEN), delay=1.0)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def every_process(pod: PodContainer) -> list[tuple[str, str]]:
+    """(command line, environment) of every process in the container, read from /proc as root."""
+    script = 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; printf "\\t"; tr "\\0" " " < $p/environ; echo; done'
+    _code, output = pod.container.exec_run(["sh", "-c", script], user="root")
+    rows = [line.partition("\t") for line in output.decode(errors="replace").splitlines()]
+    return [(cmdline, environ) for cmdline, _, environ in rows if cmdline]
+
+
 def pids(pod: PodContainer, pattern: str) -> set[str]:
     return {pid for pid, _uid, args in pod.container.top(ps_args="-o pid,uid,args")["Processes"] if pattern in args}
 
 
+def watch_processes(pod: PodContainer, stop: threading.Event, seen: list[tuple[str, str]]) -> None:
+    while not stop.is_set():
+        seen.extend(every_process(pod))
+        stop.wait(0.2)
+
+
+def secrets_of_the_indico_service(pod: PodContainer) -> dict[str, str]:
+    environment = pod.client.get_plan().services["indico"].environment
+    names = [name for name in environment if any(word in name for word in ("SECRET", "PASSWORD", "TOKEN"))]
+    assert names, f"the indico service's environment has secrets to look for: {sorted(environment)}"
+    return {name: environment[name] for name in names if len(environment[name]) >= 8}
+
+
 def test_plugins_and_customization_reach_every_indico_container(
-    pods: dict[str, PodContainer], ingress: TlsIngress
+    pods: dict[str, PodContainer], ingress: TlsIngress, git_server: GitHttpsServer, sources: Path
 ) -> None:
     wait_until_served(ingress)
-    config = CharmConfig.from_options(
-        {
-            "uwsgi_processes": 4,
-            "celery_concurrency": 2,
-            "external_plugins": f"{SOURCES}/indico_plugin_probe-1.0-py3-none-any.whl",
-            "customization_sources_url": f"file://{SOURCES}/custom-src",
-        }
+    options = {
+        "uwsgi_processes": 4,
+        "celery_concurrency": 2,
+        "external_plugins": f"{SOURCES}/indico_plugin_probe-1.0-py3-none-any.whl",
+        "customization_sources_url": git_server.url("custom-src"),
+    }
+    config = CharmConfig.from_options(options)
+    # What the charm does with customization_sources_secret's content.
+    config = dataclasses.replace(
+        config,
+        customization_sources_url=with_credentials(
+            config.customization_sources_url, {"username": GIT_USER, "token": GIT_TOKEN}
+        ),
     )
     worker_before = pids(pods["1/celery"], "indico-celery-worker")
+    seen: list[tuple[str, str]] = []
     for key in ("0/indico", "0/celery", "1/celery"):
-        synced = pebble_ops.sync_external(charm_container(key.split("/")[1], pods[key]), config, False, {})
+        watching = threading.Event()
+        watcher = threading.Thread(target=watch_processes, args=(pods[key], watching, seen))
+        watcher.start()
+        try:
+            synced = pebble_ops.sync_external(charm_container(key.split("/")[1], pods[key]), config, False, {})
+        finally:
+            watching.set()
+            watcher.join(timeout=30)
         assert synced is not None and synced.errors == {}, synced
         assert synced.report["plugins"] == "probe" and synced.report["plugins-changed"] == "true"
+    assert git_server.authorized, "git fetched with the secret's credentials"
+    # The processes of a fetch were read, and none of them carries a secret.
+    fetches = [(cmd, env) for cmd, env in seen if cmd.startswith("git") and "fetch" in cmd]
+    assert fetches, "no git fetch was seen while it ran"
+    site_secrets = secrets_of_the_indico_service(pods["0/indico"])
+    for cmdline, environ in seen:
+        assert GIT_TOKEN not in cmdline + environ, cmdline
+        program = cmdline.split()[0] if cmdline.split() else ""
+        if "git" in program or "indico-external" in cmdline or "-m pip" in cmdline:
+            leaked = [name for name, value in site_secrets.items() if value in environ]
+            assert not leaked, (cmdline, leaked)
+    for key in ("0/indico", "0/celery", "1/celery"):
+        pebble_state = (pods[key].socket_dir / "pebble" / ".pebble.state").read_text()
+        assert GIT_TOKEN not in pebble_state, f"{key}: Pebble's state keeps the token"
     worker_after = wait_for(lambda: pids(pods["1/celery"], "indico-celery-worker"), 60, "the worker to run again")
     assert worker_before and not worker_before & worker_after, "the worker restarts to load the plugin"  # type: ignore[operator]
 
@@ -448,8 +517,6 @@ def test_plugins_and_customization_reach_every_indico_container(
     unchanged = pebble_ops.sync_external(charm_container("indico", pods["0/indico"]), config, False, {})
     assert unchanged is not None and unchanged.report == {}, "same inputs: no pip, no git"
 
-    mounts = pods["0/indico"].container.attrs["Mounts"]
-    sources = Path(next(m["Source"] for m in mounts if m["Destination"] == SOURCES))
     commit = ext.commit_file(sources / "custom-src", "second")
     refreshed = pebble_ops.sync_external(charm_container("indico", pods["0/indico"]), config, True, {})
     assert refreshed is not None and refreshed.report["customization-commit"] == commit

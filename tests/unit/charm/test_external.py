@@ -28,6 +28,7 @@ REPORT = json.dumps(
         "customization-changed": True,
         "plugins": ["piwik", "probe"],
         "customization-commit": "abc",
+        "customization-ref": "v1.2",
     }
 )
 
@@ -76,12 +77,25 @@ def state_with(
 def test_new_inputs_run_the_rocks_tool_in_both_indico_containers(ctx: testing.Context, tmp_path: Path) -> None:
     out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)})))
     assert out.unit_status == ACTIVE
-    expected = [*SYNC, "--", *SPECS]
+    expected = [*SYNC, "--customization-url", "-", "--", *SPECS]
     for container in ("indico", "celery"):
         (call,) = ctx.exec_history[container]
         assert call.command == expected
-        assert call.environment["INDICO_EXTERNAL_CUSTOMIZATION_URL"] == "https://git.example/c.git"
+        assert call.stdin == "https://git.example/c.git\n"
+        # The service's user, not its context: pip and git never get the site's settings or secrets.
+        assert (call.user, call.group) == ("_daemon_", "_daemon_")
+        assert call.environment == {}, "no proxy configured: nothing at all"
     assert "indico-nginx" not in ctx.exec_history
+
+
+def test_a_ref_is_what_the_tool_checks_out_and_a_new_ref_runs_it_again(ctx: testing.Context, tmp_path: Path) -> None:
+    for name in ("indico", "celery"):
+        record(tmp_path / name, SPECS, "https://git.example/c.git")
+    config = {**CONFIG, "customization_sources_ref": "v1.2"}
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)}), config))
+    assert out.unit_status == ACTIVE
+    (call,) = ctx.exec_history["indico"]
+    assert call.command == [*SYNC, "--customization-url", "-", "--customization-ref", "v1.2", "--", *SPECS]
 
 
 def test_recorded_inputs_mean_no_pip_or_git(ctx: testing.Context, tmp_path: Path) -> None:
@@ -144,6 +158,7 @@ def test_refresh_action_forces_the_work_and_reports_it(ctx: testing.Context, tmp
     assert ctx.action_results is not None
     assert ctx.action_results["indico"]["plugins"] == "piwik,probe"
     assert ctx.action_results["celery"]["customization-changed"] == "true"
+    assert ctx.action_results["indico"]["customization-ref"] == "v1.2"
     assert "--refresh" in ctx.exec_history["indico"][0].command
 
 
@@ -166,7 +181,18 @@ def test_refresh_action_fails_while_no_container_is_up(ctx: testing.Context, tmp
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("external_plugins", "good-plugin --index-url=https://evil.example"), ("customization_sources_url", "not a url")],
+    [
+        ("external_plugins", "good-plugin --index-url=https://evil.example"),
+        ("customization_sources_url", "not a url"),
+        # Customization is code the site runs: nothing that a network can change on the way.
+        ("customization_sources_url", "http://git.example/c.git"),
+        ("customization_sources_url", "git://git.example/c.git"),
+        ("customization_sources_url", "file:///srv/c.git"),
+        ("customization_sources_url", "ssh://git@git.example/c.git"),
+        ("customization_sources_ref", "--upload-pack=touch /tmp/owned"),
+        ("customization_sources_ref", "main..evil"),
+        ("customization_sources_ref", "v1 v2"),
+    ],
 )
 def test_bad_values_block_before_anything_runs(ctx: testing.Context, tmp_path: Path, option: str, value: str) -> None:
     out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={option: value}))
@@ -197,13 +223,14 @@ def everything_shown(ctx: testing.Context, out: testing.State) -> str:
     return "\n".join(shown)
 
 
-def test_the_secrets_credentials_reach_git_only_through_the_environment(ctx: testing.Context, tmp_path: Path) -> None:
+def test_the_secrets_credentials_reach_the_rock_only_on_stdin(ctx: testing.Context, tmp_path: Path) -> None:
+    """Not the command line (every process list) nor the environment (Pebble keeps an exec's)."""
     state = with_secret(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)}), {"username": "bot", "token": TOKEN})
     out = ctx.run(ctx.on.config_changed(), state)
     assert out.unit_status == ACTIVE
     call = ctx.exec_history["indico"][0]
-    assert call.environment["INDICO_EXTERNAL_CUSTOMIZATION_URL"] == f"https://bot:{TOKEN}@git.example/private.git"
-    assert TOKEN not in " ".join(call.command)
+    assert call.stdin == f"https://bot:{TOKEN}@git.example/private.git\n"
+    assert TOKEN not in " ".join(call.command) + json.dumps(call.environment)
     assert TOKEN not in everything_shown(ctx, out)
 
 
