@@ -69,11 +69,16 @@ CreateDatabase = Callable[[str, str, str], None]
 
 
 def postgresql_context(
-    endpoints: str = PG_PRIMARY, password: str = PG_PASSWORD, create: CreateDatabase | None = None
+    endpoints: str = PG_PRIMARY,
+    password: str = PG_PASSWORD,
+    create: CreateDatabase | None = None,
+    tls_ca: str | None = None,
 ) -> tuple[testing.Context[ops.CharmBase], list[dict[str, Any]]]:
     """postgresql-k8s's side: DatabaseProvides, answering as the charm does (user relation-<id>).
 
     `create(database, user, password)` makes them in a real PostgreSQL, as postgresql-k8s would.
+    `tls_ca`: TLS is on, with this CA ("" for TLS without a CA), as postgresql-k8s says once it
+    is related to a TLS provider.
     """
     lib = oracle_module("charms.data_platform_libs.v0.data_interfaces")
     requests: list[dict[str, Any]] = []
@@ -95,6 +100,10 @@ def postgresql_context(
             self.database.set_read_only_endpoints(relation_id, "postgresql-k8s-replicas:5432")
             self.database.set_version(relation_id, "16.9")
             self.database.set_database(relation_id, event.database)
+            if tls_ca is not None:
+                self.database.set_tls(relation_id, "true")
+                if tls_ca:
+                    self.database.set_tls_ca(relation_id, tls_ca)
 
     meta = {"name": "postgresql-k8s", "provides": {"database": {"interface": "postgresql_client"}}}
     return testing.Context(PostgresqlK8s, meta=meta), requests
@@ -106,9 +115,10 @@ def postgresql_answer(
     endpoints: str = PG_PRIMARY,
     password: str = PG_PASSWORD,
     create: CreateDatabase | None = None,
+    tls_ca: str | None = None,
 ) -> tuple[dict[str, str], frozenset[testing.Secret], list[dict[str, Any]]]:
     """Feed the charm's app databag to postgresql-k8s; its app databag, shared secrets and what it saw."""
-    ctx, requests = postgresql_context(endpoints, password, create)
+    ctx, requests = postgresql_context(endpoints, password, create, tls_ca)
     relation = testing.Relation(
         "database", "postgresql_client", remote_app_name=requirer_app, remote_app_data=dict(request)
     )

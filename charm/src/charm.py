@@ -246,7 +246,7 @@ class IndicoCharm(ops.CharmBase):
         state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
         layers = workload.desired_layers(state, self.unit.is_leader(), outbound.log_targets(self), self._forwarders())
         try:
-            unreachable = self._apply(layers)
+            unreachable = self._apply(layers, workload.desired_files(state))
         except pebble_ops.LayerError as exc:
             return ops.BlockedStatus(f"Pebble refused the charm's layer: {exc}")
         if missing is not None:
@@ -306,8 +306,13 @@ class IndicoCharm(ops.CharmBase):
             config=config,
             base_url=desired.base_url(config, ingress_url, self.app.name),
             database_uri=desired.database_uri(
-                credentials.database, credentials.username, credentials.host_port, credentials.tls
+                credentials.database,
+                credentials.username,
+                credentials.host_port,
+                credentials.tls,
+                ca=bool(credentials.tls and credentials.tls_ca),
             ),
+            database_ca=credentials.tls_ca if credentials.tls else "",
             database_password=credentials.password,
             redis_broker_url=redis_endpoint.url(redis.BROKER_DB),
             redis_cache_url=redis_endpoint.url(redis.CACHE_DB),
@@ -320,10 +325,12 @@ class IndicoCharm(ops.CharmBase):
         )
         return state, None
 
-    def _apply(self, layers: dict[str, dict[str, Any]]) -> list[str]:
-        """Apply each container's layer; the containers whose Pebble is not reachable yet."""
+    def _apply(self, layers: dict[str, dict[str, Any]], files: dict[str, dict[str, str]]) -> list[str]:
+        """Each container's files, then its layer; the containers whose Pebble is not reachable yet."""
         return sorted(
-            name for name, layer in layers.items() if not pebble_ops.apply_layer(self.unit.get_container(name), layer)
+            name
+            for name, layer in layers.items()
+            if not pebble_ops.apply_layer(self.unit.get_container(name), layer, files.get(name))
         )
 
     def _with_customization_credentials(self, config: desired.CharmConfig) -> desired.CharmConfig:

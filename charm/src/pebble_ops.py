@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import archive
 import ops
 import workload
 from actions import ActionFailedError
@@ -21,12 +22,15 @@ class LayerError(Exception):
     """Pebble refused the layer or the replan; the message says what it said."""
 
 
-def apply_layer(container: ops.Container, layer: dict[str, Any]) -> bool:
-    """Merge the charm's layer, replan only if the plan changed, stop what it disables.
-    False when the container's Pebble is not reachable (yet); LayerError when Pebble refuses."""
+def apply_layer(container: ops.Container, layer: dict[str, Any], files: dict[str, str] | None = None) -> bool:
+    """Write `files` (path -> content) where they differ, merge the charm's layer, replan only if
+    the plan changed, stop what it disables. False when the container's Pebble is not reachable
+    (yet); LayerError when Pebble refuses."""
     if not container.can_connect():
         return False
     try:
+        for path, content in (files or {}).items():
+            _write_if_changed(container, path, content)
         current = container.get_plan().to_dict()
         layer = workload.with_stale_log_targets_disabled(layer, current.get("log-targets", {}))
         container.add_layer(workload.LAYER_LABEL, ops.pebble.Layer(cast("ops.pebble.LayerDict", layer)), combine=True)
@@ -44,9 +48,20 @@ def apply_layer(container: ops.Container, layer: dict[str, Any]) -> bool:
     except ops.pebble.ConnectionError as exc:
         logger.warning("Pebble in %s: %s", container.name, exc)
         return False
-    except (ops.pebble.ChangeError, ops.pebble.APIError) as exc:
+    except (ops.pebble.ChangeError, ops.pebble.APIError, ops.pebble.PathError) as exc:
         raise LayerError(f"Pebble in {container.name}: {_first_line(exc)}") from exc
     return True
+
+
+def _write_if_changed(container: ops.Container, path: str, content: str) -> None:
+    try:
+        if container.pull(path).read() == content:
+            return
+    except ops.pebble.PathError:
+        pass
+    container.push(
+        path, content, make_dirs=True, permissions=0o644, user_id=archive.WORKLOAD_UID, group_id=archive.WORKLOAD_GID
+    )
 
 
 def apply_layer_if_idle(container: ops.Container, layer: dict[str, Any]) -> bool:

@@ -5,6 +5,7 @@ Plain data and functions only: nothing here touches Juju or Pebble, so it is tes
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,7 @@ class State:
     smtp: SmtpServer | None = None  # without it, mail is off
     oidc: OidcClient | None = None  # sign-in through the oauth relation's provider
     saml: SamlIdentityProvider | None = None  # sign-in through the saml relation's provider
+    database_ca: str = ""  # PEM, written to DATABASE_CA_PATH when the database uses TLS
 
 
 def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str:
@@ -161,8 +163,32 @@ def base_url(config: CharmConfig, ingress_url: str | None, app_name: str) -> str
     return config.site_url or (ingress_url or "").rstrip("/") or f"http://{app_name}.local"
 
 
-def database_uri(database: str, username: str, host_port: str, tls: bool) -> str:
+# Where the charm puts the database's CA in the indico and celery containers (/var/lib/indico
+# belongs to the rocks' user); libpq reads it on every new connection (`sslrootcert`).
+DATABASE_CA_PATH = "/var/lib/indico/database-ca.pem"
+
+
+def database_uri(database: str, username: str, host_port: str, tls: bool, ca: bool = False) -> str:
     """A SQLAlchemy URL for psycopg2, without the password: Indico hands this URL to Alembic, whose
     config parser refuses any `%`, so a password is never percent-encoded into it. libpq takes the
-    password from PGPASSWORD instead (workload.indico_environment)."""
-    return f"postgresql://{quote(username, safe='')}@{host_port}/{database}" + ("?sslmode=require" if tls else "")
+    password from PGPASSWORD instead (workload.indico_environment).
+
+    With TLS and the provider's CA, libpq checks the server's certificate: `verify-full` (chain and
+    host name) when the endpoint is a host name, `verify-ca` (chain only) when it is an IP address,
+    which certificates rarely name. Without a CA only `require`: encrypted, but unverified."""
+    uri = f"postgresql://{quote(username, safe='')}@{host_port}/{database}"
+    if not tls:
+        return uri
+    if not ca:
+        return uri + "?sslmode=require"
+    host = host_port.rsplit(":", 1)[0].strip("[]") if ":" in host_port else host_port
+    mode = "verify-ca" if _is_ip_address(host) else "verify-full"
+    return f"{uri}?sslmode={mode}&sslrootcert={DATABASE_CA_PATH}"
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

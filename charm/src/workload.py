@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from relations import oauth, s3, saml, smtp
-from state import CharmConfig, State
+from state import DATABASE_CA_PATH, CharmConfig, State
 
 LAYER_LABEL = "indico-charm"
 INDICO_SERVICES = ("indico", "statsd-exporter", "celery-worker", "celery-beat")
@@ -122,6 +122,13 @@ def desired_layers(
         for layer in layers.values():
             layer["log-targets"] = log_targets
     return layers
+
+
+def desired_files(state: State | None) -> dict[str, dict[str, str]]:
+    """Container name -> path -> content: files the charm writes before it applies the layer."""
+    if state is None or not state.database_ca:
+        return {}
+    return {name: {DATABASE_CA_PATH: state.database_ca + "\n"} for name in ("indico", "celery")}
 
 
 def with_stale_log_targets_disabled(layer: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:

@@ -107,7 +107,8 @@ class Postgres:
         return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     @classmethod
-    def start(cls, base: Path) -> Postgres:
+    def start(cls, base: Path, tls: tuple[Path, Path] | None = None) -> Postgres:
+        """`tls`: the server's certificate and key; the server then speaks TLS to whoever asks."""
         pg_bin = postgres_bin()
         if pg_bin is None:
             raise RuntimeError("PostgreSQL is not installed (`make host` installs it)")
@@ -133,11 +134,22 @@ class Postgres:
             check=True,
             capture_output=True,
         )
+        tls_options: list[str] = []
+        if tls is not None:
+            certificate, key = data / "server.crt", data / "server.key"
+            shutil.copyfile(tls[0], certificate)
+            shutil.copyfile(tls[1], key)
+            key.chmod(0o600)
+            if os.geteuid() == 0:
+                shutil.chown(certificate, "postgres")
+                shutil.chown(key, "postgres")
+            tls_options = ["-c", "ssl=on", "-c", f"ssl_cert_file={certificate}", "-c", f"ssl_key_file={key}"]
         port = free_port()
         process = serve(
             [
                 *run_as,
                 str(pg_bin / "postgres"),
+                *tls_options,
                 "-D",
                 str(data),
                 "-p",

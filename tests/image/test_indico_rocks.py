@@ -12,8 +12,11 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
+import subprocess
 import tarfile
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -31,7 +34,7 @@ from rockbuild.builder import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image import external_sources as ext
 from tests.image.conftest import exec_text, wait_for
-from tests.image.services import Postgres, Redis
+from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis
 
 SITE = "localhost:8080"  # Indico routes by Host: requests must name its BASE_URL's host
 NGINX = "http://127.0.0.1:8080"
@@ -390,6 +393,99 @@ def test_indico_external_fetches_only_https_or_a_local_path(rocks: dict[str, Bui
     for url in ("http://127.0.0.1:9/c.git", "git://127.0.0.1:9/c.git", "ssh://git@127.0.0.1:9/c.git", "ext::sh -c id"):
         code, output = container.exec_run(["/usr/local/bin/indico-external", "sync", "--customization-url", url])
         assert code != 0 and "is not an https:// (or file://) URL" in output.decode(errors="replace"), url
+
+
+def certificate_authority(directory: Path, name: str) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}"),
+            *("-keyout", str(key), "-out", str(ca)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    ca.chmod(0o644)
+    return ca, key
+
+
+def server_certificate(directory: Path, ca: tuple[Path, Path], host: str) -> tuple[Path, Path]:
+    certificate, key, request = directory / "server.crt", directory / "server.key", directory / "server.csr"
+    subprocess.run(
+        [
+            *("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={host}"),
+            *("-keyout", str(key), "-out", str(request)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    extensions = directory / "san.ext"
+    extensions.write_text(f"subjectAltName=DNS:{host}\n")
+    subprocess.run(
+        [
+            *("openssl", "x509", "-req", "-in", str(request), "-CA", str(ca[0]), "-CAkey", str(ca[1])),
+            *("-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(certificate)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
+def test_the_database_server_is_verified_as_the_charm_asks(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    backing_services: tuple[Postgres, Redis],
+    tmp_path: Path,
+) -> None:
+    """The URL the charm gives for a provider with TLS and a CA (sslmode=verify-full, sslrootcert
+    where it writes the CA), against a real PostgreSQL speaking TLS: the rock migrates through it;
+    a server whose certificate another CA signed, or that names another host, is refused."""
+    _, redis = backing_services
+    pki = tmp_path / "pki"
+    ca = certificate_authority(pki, "database-ca")
+    other_ca = certificate_authority(pki, "another-ca")
+    # pytest's directories are private to root; PostgreSQL's user must reach its data directory.
+    server_dir = Path(tempfile.mkdtemp(prefix="indico-tls-postgres-"))
+    server_dir.chmod(0o755)
+    postgres = Postgres.start(server_dir, tls=server_certificate(pki, ca, "localhost"))
+    try:
+        postgres.create_database("indico_tls")
+
+        def migrate(host: str, trusted: Path) -> tuple[int, str]:
+            query = "sslmode=verify-full&sslrootcert=/var/lib/indico/database-ca.pem"
+            env = {
+                "INDICO_DB_URI": f"postgresql://{PG_USER}@{host}:{postgres.port}/indico_tls?{query}",
+                "PGPASSWORD": PG_PASSWORD,
+                "INDICO_REDIS_URL": redis.url,
+                "INDICO_SECRET_KEY": uuid.uuid4().hex * 2,
+                "INDICO_BASE_URL": f"http://{SITE}",
+            }
+            container = docker_client.containers.run(
+                rocks["indico"].image,
+                ["exec", "/usr/local/bin/indico-start", "migrate"],
+                detach=True,
+                network_mode="host",
+                environment=env,
+                volumes={str(trusted): {"bind": "/var/lib/indico/database-ca.pem", "mode": "ro"}},
+            )
+            try:
+                return int(container.wait(timeout=300)["StatusCode"]), logs(container)
+            finally:
+                container.remove(force=True)
+
+        code, output = migrate("localhost", other_ca[0])
+        assert code != 0 and "certificate verify failed" in output, output
+        code, output = migrate("127.0.0.1", ca[0])
+        assert code != 0 and 'does not match host name "127.0.0.1"' in output, output
+        assert postgres.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'events'", "indico_tls") == "0"
+        code, output = migrate("localhost", ca[0])
+        assert code == 0, output
+        assert postgres.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'events'", "indico_tls") != "0"
+    finally:
+        postgres.stop()
+        shutil.rmtree(server_dir, ignore_errors=True)
 
 
 def test_concurrent_migrations_are_serialised(

@@ -26,6 +26,7 @@ class DatabaseCredentials:
     password: str
     host_port: str  # the primary's `host:port`, the first of `endpoints`
     tls: bool
+    tls_ca: str = ""  # PEM: the CA the server's certificate chains to, when the provider gives it
 
 
 def publish_request(relation: ops.Relation, app: ops.Application, database: str) -> None:
@@ -46,7 +47,7 @@ def credentials(relation: ops.Relation, model: ops.Model) -> DatabaseCredentials
         return None
     data = relation.data[relation.app]
     user = _secret_or_databag(model, data, "secret-user", ("username", "password"))
-    tls = _secret_or_databag(model, data, "secret-tls", ("tls",))
+    tls = _secret_or_databag(model, data, "secret-tls", ("tls", "tls-ca"))
     endpoints = data.get("endpoints", "")
     host_port = endpoints.split(",")[0].strip()
     database = data.get("database")
@@ -58,6 +59,7 @@ def credentials(relation: ops.Relation, model: ops.Model) -> DatabaseCredentials
         password=user["password"],
         host_port=host_port,
         tls=tls.get("tls") == "true",
+        tls_ca=tls.get("tls-ca", "").strip(),
     )
 
 

@@ -62,6 +62,11 @@ def server(relation: ops.Relation, model: ops.Model) -> SmtpServer | None:
         )
     user = password = ""
     if data.get("auth_type") == "plain":
+        if security == "none":
+            raise SmtpDataError(
+                "auth_type plain with transport_security none would send the password unencrypted: "
+                "set transport_security to starttls or tls on the smtp integrator"
+            )
         user, password = data.get("user", ""), _password(data, model)
     return SmtpServer(
         host=host,

@@ -79,6 +79,46 @@ def test_postgresql_k8s_answer_configures_indico(ctx: testing.Context) -> None:
     assert "replicas" not in uri, "Indico writes: the read-only endpoints are not used"
 
 
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBdatabaseCA\n-----END CERTIFICATE-----"
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "tls_ca", "query"),
+    [
+        (providers.PG_PRIMARY, CA_PEM, "?sslmode=verify-full&sslrootcert=/var/lib/indico/database-ca.pem"),
+        # Certificates rarely name an IP address: the chain is checked, not the name.
+        ("10.1.0.9:5432", CA_PEM, "?sslmode=verify-ca&sslrootcert=/var/lib/indico/database-ca.pem"),
+        (providers.PG_PRIMARY, "", "?sslmode=require"),
+        (providers.PG_PRIMARY, None, ""),
+    ],
+    ids=["host-name", "ip-address", "tls-without-ca", "no-tls"],
+)
+def test_a_database_with_tls_is_verified_with_the_providers_ca(
+    ctx: testing.Context, endpoints: str, tls_ca: str | None, query: str
+) -> None:
+    answer, secrets, _ = providers.postgresql_answer(
+        {"database": "indico", "requested-secrets": '["username", "password", "tls", "tls-ca", "uris"]'},
+        endpoints=endpoints,
+        tls_ca=tls_ca,
+    )
+    database = testing.Relation(
+        "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
+    )
+    out = ctx.run(
+        ctx.on.relation_changed(database, remote_unit=0),
+        _full_state(database, providers.redis_relation(), secrets=secrets),
+    )
+    assert out.unit_status == ACTIVE
+    for container in ("indico", "celery"):
+        uri = env_of(out, container)["INDICO_DB_URI"]
+        assert re.fullmatch(rf"postgresql://relation-\d+@{re.escape(endpoints)}/indico{re.escape(query)}", uri), uri
+        written = out.get_container(container).get_filesystem(ctx) / "var/lib/indico/database-ca.pem"
+        if tls_ca:
+            assert written.read_text() == tls_ca + "\n", "libpq reads the CA from the file the URI names"
+        else:
+            assert not written.exists()
+
+
 def test_two_indico_applications_get_two_databases() -> None:
     ctx_a: testing.Context[IndicoCharm] = testing.Context(IndicoCharm, charm_root=REPO / "charm", app_name="indico-a")
     ctx_b: testing.Context[IndicoCharm] = testing.Context(IndicoCharm, charm_root=REPO / "charm", app_name="indico-b")
@@ -351,6 +391,15 @@ def test_skip_ssl_verify_blocks_and_says_what_to_change(ctx: testing.Context) ->
         "smtp relation: skip_ssl_verify is not supported: Indico always verifies the mail server's certificate "
         "(set skip_ssl_verify=false on the smtp integrator)"
     )
+
+
+def test_a_password_without_tls_blocks_and_says_what_to_change(ctx: testing.Context) -> None:
+    out, _, _ = smtp_exchange(ctx, {**SMTP, "transport_security": "none"})
+    assert out.unit_status == testing.BlockedStatus(
+        "smtp relation: auth_type plain with transport_security none would send the password unencrypted: "
+        "set transport_security to starttls or tls on the smtp integrator"
+    )
+    assert env_of(out, "indico").get("INDICO_SMTP_PASSWORD", "") == "", "the password reaches no service"
 
 
 def test_the_charm_publishes_nothing_on_smtp(ctx: testing.Context) -> None:
