@@ -48,6 +48,7 @@ class CharmConfig:
     customization_sources_ref: str = ""  # a tag, branch or commit; empty: the repository's HEAD
     customization_sources_secret: str = ""  # a Juju secret's id: credentials for the URL
     local_login: bool = True
+    trust_identity_provider_emails: bool = False
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -90,6 +91,7 @@ class CharmConfig:
             customization_sources_ref=ref,
             customization_sources_secret=_secret_option(options, customization),
             local_login=bool(options.get("enable_local_login", True)),
+            trust_identity_provider_emails=bool(options.get("trust_identity_provider_emails", False)),
         )
 
 

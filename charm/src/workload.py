@@ -45,6 +45,8 @@ def indico_environment(state: State) -> dict[str, str]:
     # Local accounts go only when another way to sign in exists: nobody is locked out.
     external = state.oidc is not None or state.saml is not None
     env["INDICO_LOCAL_IDENTITIES"] = "false" if external and not config.local_login else "true"
+    trusted = "true" if config.trust_identity_provider_emails else "false"
+    env["INDICO_OIDC_TRUSTED_EMAIL"] = env["INDICO_SAML_TRUSTED_EMAIL"] = trusted
     return env
 
 

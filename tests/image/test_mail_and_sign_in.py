@@ -13,13 +13,16 @@ and the service provider metadata Indico publishes names the site.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import json
 import ssl
 import subprocess
 import threading
+import time
 import urllib.parse
+import uuid
 import zlib
 from base64 import b64decode
 from collections.abc import Iterator
@@ -33,6 +36,8 @@ import docker
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from rockbuild.builder import BuiltRock
 from tests.image import indico_site
@@ -123,27 +128,76 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reco
         controller.stop()
 
 
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 class OpenIdProvider(BaseHTTPRequestHandler):
-    """The discovery document of an OpenID provider (what hydra serves at its issuer URL)."""
+    """An OpenID provider (what hydra is to the charm): discovery, a token endpoint that answers a
+    code the test handed out with an RS256-signed ID token, its key set, and userinfo. It says
+    whatever e-mail address the test asks for, as a provider that lets users set an unverified
+    address would."""
 
     requests: ClassVar[list[str]] = []
+    key: ClassVar[rsa.RSAPrivateKey] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    codes: ClassVar[dict[str, dict[str, Any]]] = {}  # code -> the claims its ID token carries
+
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
 
     def do_GET(self) -> None:
         OpenIdProvider.requests.append(self.path)
-        issuer = f"http://127.0.0.1:{self.server.server_port}"  # type: ignore[attr-defined]
-        document = {
-            "issuer": issuer,
-            "authorization_endpoint": f"{issuer}/oauth2/auth",
-            "token_endpoint": f"{issuer}/oauth2/token",
-            "userinfo_endpoint": f"{issuer}/userinfo",
-            "jwks_uri": f"{issuer}/.well-known/jwks.json",
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-        }
-        found = self.path == "/.well-known/openid-configuration"
-        body = json.dumps(document).encode() if found else b"{}"
-        self.send_response(200 if found else 404)
+        issuer = self.issuer()
+        if self.path == "/.well-known/openid-configuration":
+            self.answer(
+                200,
+                {
+                    "issuer": issuer,
+                    "authorization_endpoint": f"{issuer}/oauth2/auth",
+                    "token_endpoint": f"{issuer}/oauth2/token",
+                    "userinfo_endpoint": f"{issuer}/userinfo",
+                    "jwks_uri": f"{issuer}/.well-known/jwks.json",
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                },
+            )
+        elif self.path == "/.well-known/jwks.json":
+            numbers = self.key.public_key().public_numbers()
+            jwk = {
+                "kty": "RSA",
+                "kid": "test-key",
+                "use": "sig",
+                "alg": "RS256",
+                "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+                "e": b64url(numbers.e.to_bytes(3, "big")),
+            }
+            self.answer(200, {"keys": [jwk]})
+        else:
+            self.answer(404, {})
+
+    def do_POST(self) -> None:
+        OpenIdProvider.requests.append(self.path)
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+        claims = self.codes.pop(form.get("code", [""])[0], None)
+        if self.path != "/oauth2/token" or claims is None:
+            self.answer(400, {"error": "invalid_grant"})
+            return
+        now = int(time.time())
+        payload = {"iss": self.issuer(), "aud": "indico-client-id", "iat": now, "exp": now + 300, **claims}
+        self.answer(
+            200, {"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": self.sign(payload)}
+        )
+
+    def sign(self, payload: dict[str, Any]) -> str:
+        header = {"alg": "RS256", "kid": "test-key", "typ": "JWT"}
+        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
+        signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{b64url(signature)}"
+
+    def answer(self, status: int, document: dict[str, Any]) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -289,3 +343,43 @@ def test_saml_service_provider_metadata_names_the_site(site: Site) -> None:
     assert metadata.get("entityID") == "http://localhost:8080"
     acs = metadata.find(f"{MD}SPSSODescriptor/{MD}AssertionConsumerService")
     assert acs is not None and acs.get("Location") == "http://localhost:8080/multipass/saml/saml/acs"
+
+
+def sign_in_through_the_provider(browser: indico_site.Browser, claims: dict[str, Any]) -> Any:
+    """The browser's round trip through the provider: Indico's redirect, the provider's answer
+    (a code for these claims) at Indico's callback. Indico's answer to the callback."""
+    redirect = browser.get("/login/oidc/", allow_redirects=False)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(redirect.headers["Location"]).query)
+    code = uuid.uuid4().hex
+    OpenIdProvider.codes[code] = {**claims, "nonce": query["nonce"][0]}
+    callback = urllib.parse.urlsplit(query["redirect_uri"][0]).path
+    return browser.get(f"{callback}?code={code}&state={query['state'][0]}", allow_redirects=False)
+
+
+def test_a_providers_unverified_address_does_not_open_an_existing_account(site: Site) -> None:
+    """A provider that lets its users set any e-mail address: its user claims the administrator's.
+    Indico does not log them in as the administrator; it asks the address's owner to confirm."""
+    attacker = indico_site.Browser()
+    claims = {"sub": "attacker-42", "email": indico_site.ADMIN_EMAIL, "given_name": "Mallory", "family_name": "M"}
+    answer = sign_in_through_the_provider(attacker, claims)
+    assert answer.status_code == 302, (answer.status_code, answer.text[:300])
+    link = urllib.parse.urlsplit(answer.headers["Location"]).path
+    assert link == "/login/oidc/link-account", "the address matched the administrator's account"
+    token = attacker.csrf_token(link)
+    linked = attacker.post(link, data={"csrf_token": token}, allow_redirects=False)
+    assert linked.status_code in (200, 302), linked.status_code
+    admin_page = attacker.get("/admin/settings/", allow_redirects=False)
+    assert admin_page.status_code != 200, "the provider's user got the administrator's session"
+    profile = attacker.get("/user/profile/", allow_redirects=False)
+    assert profile.status_code in (302, 303) and "/login/" in profile.headers["Location"], "not logged in at all"
+    confirmation: Any = wait_for(
+        lambda: next((m for m in site.recorder.received if "link-account?token=" in body_of(m)), None),
+        60,
+        "Indico to ask the address's owner to confirm the link",
+    )
+    assert confirmation.rcpt_tos == [indico_site.ADMIN_EMAIL]
+
+
+def body_of(mail: Received) -> str:
+    body = mail.message.get_body(preferencelist=("plain", "html"))
+    return str(body.get_content()) if body is not None else ""

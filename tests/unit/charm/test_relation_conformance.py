@@ -461,6 +461,16 @@ def test_hydras_client_configures_sign_in(ctx: testing.Context) -> None:
         assert env["INDICO_LOCAL_IDENTITIES"] == "false"
 
 
+@pytest.mark.parametrize(("option", "trusted"), [({}, "false"), ({"trust_identity_provider_emails": True}, "true")])
+def test_the_providers_addresses_are_trusted_only_when_the_operator_says_so(
+    ctx: testing.Context, option: dict[str, bool], trusted: str
+) -> None:
+    out, _, _ = oauth_exchange(ctx, **option)
+    for container in ("indico", "celery"):
+        env = env_of(out, container)
+        assert env["INDICO_OIDC_TRUSTED_EMAIL"] == env["INDICO_SAML_TRUSTED_EMAIL"] == trusted
+
+
 def test_local_login_stays_while_no_provider_answers(ctx: testing.Context) -> None:
     database, secrets = _database()
     pending = testing.Relation("oauth", "oauth", remote_app_name="hydra")
