@@ -22,6 +22,11 @@ SPEC_SEPARATOR_RE = re.compile(r"\s+|,(?![^\[]*\])(?!\s*[<>=!~])")
 # Customization is code Indico runs: fetched over https only (no ssh: the rock has no ssh client
 # and the charm no way to hand it a key). A ref is a tag, a branch or a commit, never an option.
 GIT_URL_RE = re.compile(r"^https://[^/\s]+/\S*$")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]*\])?"
+_CLAUSE = r"(===|==|!=|~=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+"
+PLUGIN_SPEC_RE = re.compile(
+    rf"^({_NAME}({_CLAUSE}(,{_CLAUSE})*)?|({_NAME}@)?https://[^/\s]+/\S+?)(#sha256=[0-9a-f]{{64}})?$"
+)
 GIT_REF_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
 
 
@@ -132,12 +137,22 @@ def redact(text: str, url: str) -> str:
 
 
 def plugin_specs(value: str) -> tuple[str, ...]:
-    """Split external_plugins into pip specifiers; pip itself judges them, but never an option."""
+    """Split external_plugins into pip specifiers: a package name from the index (with extras and
+    versions), or an https URL (alone or as `name @ URL`), each optionally ending in
+    `#sha256=<hex>`. Never a pip option, a path in the pod, plain http or a VCS URL: a plugin is
+    code the site runs."""
     joined = re.sub(r"\s*,\s*", ",", value.strip())
     specs = tuple(spec for spec in SPEC_SEPARATOR_RE.split(joined) if spec)
     for spec in specs:
         if spec.startswith("-"):
             raise InvalidConfigError("external_plugins", f"{spec!r} is a pip option, not a plugin specifier")
+        if not PLUGIN_SPEC_RE.match(spec):
+            raise InvalidConfigError(
+                "external_plugins", f"{spec!r} is neither a package name (with versions) nor an https:// URL"
+            )
+    hashed = [spec for spec in specs if "#sha256=" in spec]
+    if hashed and len(hashed) != len(specs):
+        raise InvalidConfigError("external_plugins", "give a #sha256= hash for every plugin, or for none")
     return specs
 
 

@@ -1,5 +1,6 @@
 """A real git server over https on loopback: git's own `git http-backend` (smart HTTP, protocol v2)
-behind a TLS server with optional Basic authentication, for the rocks to fetch customization from.
+behind a TLS server with optional Basic authentication, for the rocks to fetch customization from;
+it also serves the wheels in its root (`*.whl`, no login), as a package host would.
 
 The rocks trust it through a CA bundle that a test mounts over the container's system bundle.
 """
@@ -77,6 +78,9 @@ class GitHttpsServer:
 
     def answer(self, request: BaseHTTPRequestHandler) -> None:
         time.sleep(self.delay)
+        if request.path.endswith(".whl"):  # a public wheel, as from a package index: no login
+            self._serve_file(request)
+            return
         if self.credentials and not self._authorized(request.headers.get("Authorization", "")):
             request.send_response(401)
             request.send_header("WWW-Authenticate", 'Basic realm="git"')
@@ -122,6 +126,16 @@ class GitHttpsServer:
         request.send_header("Content-Length", str(len(payload)))
         request.end_headers()
         request.wfile.write(payload)
+
+    def _serve_file(self, request: BaseHTTPRequestHandler) -> None:
+        wanted = (self.root / request.path.lstrip("/")).resolve()
+        found = wanted.is_file() and wanted.is_relative_to(self.root.resolve())
+        body = wanted.read_bytes() if found else b"not found"
+        request.send_response(200 if found else 404)
+        request.send_header("Content-Type", "application/octet-stream")
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
 
     def _authorized(self, header: str) -> bool:
         assert self.credentials is not None

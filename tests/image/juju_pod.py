@@ -24,8 +24,6 @@ from tests.image.conftest import wait_for
 from tests.image.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-# Where the pod's Indico containers see a test's plugin wheel and customization repository.
-SOURCES = "/srv/external-sources"
 # Juju mounts each unit's archive volume into these containers at this path (charmcraft.yaml).
 ARCHIVE_PATH = "/var/lib/indico/archive"
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -50,7 +48,6 @@ def start_like_juju(
     image: str,
     socket_dir: Path,
     uid: str,
-    sources: Path | None = None,
     archive: Path | None = None,
     ca_bundle: Path | None = None,
 ) -> PodContainer:
@@ -69,7 +66,6 @@ def start_like_juju(
         },
         volumes={
             str(socket_dir): {"bind": "/charm/container", "mode": "rw"},
-            **({str(sources): {"bind": SOURCES, "mode": "ro"}} if sources else {}),
             **({str(archive): {"bind": ARCHIVE_PATH, "mode": "rw"}} if archive else {}),
             **({str(ca_bundle): {"bind": SYSTEM_CA_BUNDLE, "mode": "ro"}} if ca_bundle else {}),
         },

@@ -395,6 +395,31 @@ def test_indico_external_fetches_only_https_or_a_local_path(rocks: dict[str, Bui
         assert code != 0 and "is not an https:// (or file://) URL" in output.decode(errors="replace"), url
 
 
+def test_indico_external_installs_a_hashed_plugin_only_with_its_hash(
+    rocks: dict[str, BuiltRock], run_container: Any, tmp_path: Path
+) -> None:
+    """`#sha256=` on every plugin: pip installs with --require-hashes, so a changed file is refused.
+    Plugins come from the index, https or a file in the container; never http or a VCS."""
+    tmp_path.chmod(0o755)  # pytest's temporary directories are private; the rock's user reads this
+    wheel = ext.plugin_wheel(tmp_path)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    container = run_container(
+        rocks["indico"].image, entrypoint=["sleep", "180"], volumes={str(tmp_path): {"bind": "/srv/w", "mode": "ro"}}
+    )
+    sync = ["/usr/local/bin/indico-external", "sync", "--"]
+    path = f"/srv/w/{wheel.name}"
+    for spec, refusal in [
+        ("http://127.0.0.1:9/p-1.0-py3-none-any.whl", "only https:// URLs"),
+        ("probe@http://127.0.0.1:9/p-1.0-py3-none-any.whl", "only https:// URLs"),
+        ("git+https://127.0.0.1:9/p.git", "not from a version control system"),
+        (f"{path}#sha256={'0' * 64}", f"Got        {digest}"),  # pip's hash mismatch names the file's
+    ]:
+        code, output = container.exec_run([*sync, spec])
+        assert code != 0 and refusal in output.decode(errors="replace"), (spec, output[-600:])
+    result = json.loads(exec_text(container, [*sync, f"{path}#sha256={digest}"]).strip().splitlines()[-1])
+    assert result["plugins"] == ["probe"] and result["plugins-changed"] is True
+
+
 def certificate_authority(directory: Path, name: str) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     ca, key = directory / f"{name}.pem", directory / f"{name}.key"

@@ -37,7 +37,6 @@ from tests.image.git_server import GitHttpsServer
 from tests.image.ingress_proxy import INGRESS_SOURCE, TlsIngress
 from tests.image.juju_pod import (
     ARCHIVE_PATH,
-    SOURCES,
     PodContainer,
     active,
     charm_container,
@@ -244,7 +243,6 @@ def pods(
     backing_services: tuple[Postgres, Redis],
     tmp_path_factory: pytest.TempPathFactory,
     loki: str,
-    sources: Path,
     git_server: GitHttpsServer,
 ) -> Iterator[dict[str, PodContainer]]:
     postgres, redis = backing_services
@@ -279,18 +277,16 @@ def pods(
                 rocks[image].image,
                 base / "unit-0" / name,
                 container_uid(name),
-                sources,
-                volumes["0"] if name in ARCHIVE_CONTAINERS else None,
-                git_server.ca_bundle,
+                archive=volumes["0"] if name in ARCHIVE_CONTAINERS else None,
+                ca_bundle=git_server.ca_bundle if name in ARCHIVE_CONTAINERS else None,  # Indico's containers
             )
         started["1/celery"] = start_like_juju(
             docker_client,
             rocks["indico"].image,
             base / "unit-1" / "celery",
             container_uid("celery"),
-            sources,
-            volumes["1"],
-            git_server.ca_bundle,
+            archive=volumes["1"],
+            ca_bundle=git_server.ca_bundle,
         )
         before = {"0": layers_before_relations(leader=True), "1": layers_before_relations(leader=False)}
         for key, pod in started.items():
@@ -410,7 +406,7 @@ def test_the_actions_admin_tool_runs_with_the_indico_services_environment(
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The plugin wheel (mounted into the pod) and the customization repository (served by git_server)."""
+    """The plugin wheel and the customization repository, both served by git_server over https."""
     directory = tmp_path_factory.mktemp("external-sources")
     directory.chmod(0o755)  # pytest's temporary directories are private; the pod's user reads these
     ext.plugin_wheel(directory)
@@ -464,7 +460,7 @@ def test_plugins_and_customization_reach_every_indico_container(
     options = {
         "uwsgi_processes": 4,
         "celery_concurrency": 2,
-        "external_plugins": f"{SOURCES}/indico_plugin_probe-1.0-py3-none-any.whl",
+        "external_plugins": git_server.url("indico_plugin_probe-1.0-py3-none-any.whl"),
         "customization_sources_url": git_server.url("custom-src"),
     }
     config = CharmConfig.from_options(options)
@@ -526,11 +522,12 @@ def test_plugins_and_customization_reach_every_indico_container(
     )
 
 
-def test_a_plugin_that_cannot_install_blocks_and_keeps_the_last_good_one(pods: dict[str, PodContainer]) -> None:
+def test_a_plugin_that_cannot_install_blocks_and_keeps_the_last_good_one(
+    pods: dict[str, PodContainer], git_server: GitHttpsServer
+) -> None:
     container = charm_container("celery", pods["1/celery"])
-    bad = CharmConfig.from_options(
-        {"uwsgi_processes": 4, "celery_concurrency": 2, "external_plugins": f"{SOURCES}/missing-1.0-py3-none-any.whl"}
-    )
+    missing = git_server.url("missing-1.0-py3-none-any.whl")
+    bad = CharmConfig.from_options({"uwsgi_processes": 4, "celery_concurrency": 2, "external_plugins": missing})
     good = pebble_ops.sync_external(container, dataclasses.replace(bad, external_plugins=()), False, {})
     assert good is not None and good.errors == {}
     first = pebble_ops.sync_external(container, bad, False, {})
@@ -600,8 +597,7 @@ def test_a_restarted_pod_comes_back_with_its_files_and_schema(
             rocks[image].image,
             base / name,
             container_uid(name),
-            Path(mounts[SOURCES]),
-            Path(mounts[ARCHIVE_PATH]) if name in ARCHIVE_CONTAINERS else None,
+            archive=Path(mounts[ARCHIVE_PATH]) if name in ARCHIVE_CONTAINERS else None,
         )
     assert all(not active(pods[f"0/{name}"]) for name in IMAGE_OF), "Juju's --hold: nothing runs before the charm"
 

@@ -16,7 +16,7 @@ from workload import url_fingerprint
 from tests.unit.charm.conftest import ACTIVE, ARCHIVE, database_relation, redis_relation, rock_layer
 
 SYNC = ["/usr/local/bin/indico-external", "sync"]
-WHEEL = "/srv/wheels/indico_plugin_probe-1.0-py3-none-any.whl"
+WHEEL = "https://wheels.example.org/indico_plugin_probe-1.0-py3-none-any.whl"
 CONFIG = {
     "external_plugins": f"indico-plugin-piwik==3.3.1, {WHEEL}",
     "customization_sources_url": "https://git.example/c.git",
@@ -189,6 +189,13 @@ def test_refresh_action_fails_while_no_container_is_up(ctx: testing.Context, tmp
         ("customization_sources_url", "git://git.example/c.git"),
         ("customization_sources_url", "file:///srv/c.git"),
         ("customization_sources_url", "ssh://git@git.example/c.git"),
+        # Plugins too: only the index, or https.
+        ("external_plugins", "/srv/wheels/plugin-1.0-py3-none-any.whl"),
+        ("external_plugins", "http://wheels.example.org/plugin-1.0-py3-none-any.whl"),
+        ("external_plugins", "plugin@http://wheels.example.org/plugin-1.0.tar.gz"),
+        ("external_plugins", "git+https://git.example.org/plugin.git"),
+        ("external_plugins", "file:///srv/plugin-1.0-py3-none-any.whl"),
+        ("external_plugins", f"plugin==1.0#sha256={'a' * 64} other-plugin"),
         ("customization_sources_ref", "--upload-pack=touch /tmp/owned"),
         ("customization_sources_ref", "main..evil"),
         ("customization_sources_ref", "v1 v2"),

@@ -92,8 +92,8 @@ def test_any_config_either_parses_or_names_an_option(options: dict[str, object])
         ("foo>=1.0, <2.0, bar", ("foo>=1.0,<2.0", "bar")),
         ("x[one, two]==1,y", ("x[one,two]==1", "y")),
         (
-            "https://h.example/p-1.0-py3-none-any.whl,/srv/p.whl",
-            ("https://h.example/p-1.0-py3-none-any.whl", "/srv/p.whl"),
+            "https://h.example/p-1.0-py3-none-any.whl,q@https://h.example/q-2.tar.gz",
+            ("https://h.example/p-1.0-py3-none-any.whl", "q@https://h.example/q-2.tar.gz"),
         ),
     ],
 )
