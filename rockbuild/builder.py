@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rockbuild import base as bases
-from rockbuild import buildenv, chisel, docker_engine, lifecycle, local_support, oci, prune
+from rockbuild import buildenv, chisel, docker_engine, lifecycle, local_support, oci, prune, sbom
 from rockbuild.cache import cache_root, digest_of, empty_directory
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -231,5 +231,6 @@ def build(
         built = build_with_rockcraft(rock_dir, progress, rockcraft_source)
     else:
         built = build_local(rock_dir, progress, verbose=verbose, force=force)
+    sbom.ensure(built.path, built.image, built.name, built.version, progress)
     progress.say("done", f"{built.path} -> docker image {built.image}")
     return built

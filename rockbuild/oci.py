@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rockbuild import commands, layers, metadata, pebble
 from rockbuild.base import BaseImage
@@ -160,3 +162,25 @@ def export_archive(image: ImageLayout, out: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return out
+
+
+def rock_labels(rock_file: Path) -> dict[str, str]:
+    """The image config's labels of a `.rock` (an OCI archive), read without unpacking it."""
+    with tarfile.open(rock_file) as archive:
+
+        def blob(name: str) -> dict[str, object]:
+            member = archive.extractfile(name)
+            if member is None:
+                raise BuildError(f"{rock_file}: {name} is not a file")
+            document: dict[str, object] = json.loads(member.read())
+            return document
+
+        def digest_path(descriptor: object) -> str:
+            algorithm, _, hexdigest = str(descriptor["digest"]).partition(":")  # type: ignore[index]
+            return f"blobs/{algorithm}/{hexdigest}"
+
+        index: Any = blob("index.json")
+        manifest: Any = blob(digest_path(index["manifests"][0]))
+        config: Any = blob(digest_path(manifest["config"]))
+    labels = config.get("config", {}).get("Labels") or {}
+    return {str(k): str(v) for k, v in labels.items()}

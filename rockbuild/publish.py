@@ -22,10 +22,12 @@ from typing import Any, Protocol
 
 import yaml
 
+from rockbuild import oci, sbom
 from rockbuild import store_commands as cmd
 from rockbuild.project import load_project
 
 SECRET_ENV = ("CHARMCRAFT_AUTH",)
+BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
 
 
 @dataclass
@@ -34,6 +36,8 @@ class ResourceRecord:
     rock: str
     version: str
     rock_file: str
+    base_digest: str | None = None  # the base image's, from the .rock's labels (none for base: bare)
+    sbom: str | None = None  # the rock's CycloneDX SBOM, beside the .rock
     digest: str | None = None
     image: str | None = None
     revision: int | None = None
@@ -127,7 +131,18 @@ def plan_resources(options: Options) -> tuple[str, list[ResourceRecord]]:
         project = load_project(rockcraft)
         arch = next(iter(project.platforms))
         rock_file = rockcraft.parent / f"{project.name}_{project.version}_{arch}.rock"
-        records.append(ResourceRecord(resource, project.name, str(project.version), str(rock_file)))
+        labels = oci.rock_labels(rock_file) if rock_file.is_file() else {}
+        document = sbom.sbom_path(rock_file)
+        records.append(
+            ResourceRecord(
+                resource,
+                project.name,
+                str(project.version),
+                str(rock_file),
+                base_digest=labels.get(BASE_DIGEST_LABEL),
+                sbom=str(document) if document.is_file() else None,
+            )
+        )
     return str(meta["name"]), records
 
 

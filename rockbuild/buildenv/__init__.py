@@ -32,15 +32,13 @@ PEBBLE_VERSION = "v1.32.1"
 TOOL_IMAGE_RECIPE = "3"  # bump when ensure_tool_image changes how the image is made
 CA_IN_CONTAINER = "/rockbuild/ca.crt"
 # Settings a user may have for reaching package indexes through their own mirror or proxy.
+# A mirror changes where packages come from, not what is accepted: Go's checksum database and
+# the pins still decide.
 PASSTHROUGH_ENV = (
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
-    "PIP_TRUSTED_HOST",
     "GOPROXY",
     "GOSUMDB",
-    "GONOSUMDB",
-    "GOPRIVATE",
-    "GOFLAGS",
     "http_proxy",
     "https_proxy",
     "no_proxy",
@@ -68,7 +66,32 @@ def ca_bundle() -> Path | None:
     return docker_engine.host_ca_bundle()
 
 
+# Settings that would make a build accept what it cannot verify: refused, never passed on.
+WEAKENING_ENV = {
+    "PIP_TRUSTED_HOST": "pip would skip TLS verification for those hosts",
+    "GONOSUMDB": "Go would skip its checksum database for those modules",
+    "GONOSUMCHECK": "Go would skip its checksum database",
+    "GOPRIVATE": "Go would skip its checksum database for those modules",
+    "GOINSECURE": "Go would fetch those modules without TLS verification",
+    "GOFLAGS": "Go flags could turn verification off (-insecure) or change what is built",
+}
+
+
+def refuse_weakened_verification(environ: dict[str, str] | None = None) -> None:
+    """BuildError naming each host variable that would weaken what the build verifies."""
+    environ = dict(os.environ) if environ is None else environ
+    found = [f"{name} ({why})" for name, why in WEAKENING_ENV.items() if environ.get(name)]
+    if environ.get("GOSUMDB", "").strip() == "off":
+        found.append("GOSUMDB=off (Go would not check modules against its checksum database)")
+    if found:
+        raise BuildError(
+            "refusing to build with " + "; ".join(found) + ". Unset them: a mirror goes in GOPROXY or "
+            "PIP_INDEX_URL, a private CA in ROCKBUILD_CA_BUNDLE, and the rocks' pins are checked either way."
+        )
+
+
 def container_env() -> dict[str, str]:
+    refuse_weakened_verification()
     env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
     if ca_bundle() is not None:
         env.update(dict.fromkeys(CA_ENV_VARS, CA_IN_CONTAINER))
@@ -164,6 +187,7 @@ def _archive(files: dict[str, bytes]) -> bytes:
 def _setup_env_script(ca_path: str | None) -> bytes:
     """Exports for the setup run. They live in a script, not in the container's config, so that
     neither the CA bundle's path nor the user's proxy settings are committed into the tool image."""
+    refuse_weakened_verification()
     env = {key: os.environ[key] for key in PASSTHROUGH_ENV if key in os.environ}
     if ca_path:
         env.update(dict.fromkeys(CA_ENV_VARS, ca_path))
