@@ -57,6 +57,10 @@ def uses_slices(project: Project) -> bool:
     return any("_" in package for part in project.parts.values() for package in part.get("stage-packages") or [])
 
 
+# What a build writes into the rock's directory: never an input of the next one.
+BUILD_OUTPUTS = (".rock", ".partial", ".cdx.json")
+
+
 def input_digest(rock_dir: Path, base_digest: str) -> str:
     """Everything a build depends on: the rock's files, the builder's code, the base, Pebble, and
     for rocks with chisel slices, chisel's version and the slice definitions it was given."""
@@ -65,7 +69,7 @@ def input_digest(rock_dir: Path, base_digest: str) -> str:
     for root in (rock_dir, BUILDER_SOURCES):
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             rel = path.relative_to(root)
-            if path.suffix == ".rock" or path.name.endswith(".partial") or "__pycache__" in rel.parts:
+            if path.name.endswith(BUILD_OUTPUTS) or "__pycache__" in rel.parts:
                 continue
             pieces += [str(rel), path.read_bytes()]
     return digest_of(*pieces)

@@ -32,7 +32,7 @@ def _sync_project(rock_dir: Path, work: Path) -> None:
     next to rockcraft's own state from the previous pack."""
     work.mkdir(parents=True, exist_ok=True)
     empty_directory(work, keep=ROCKCRAFT_STATE)
-    ignore = shutil.ignore_patterns("*.rock", "*.partial", "__pycache__", *ROCKCRAFT_STATE)
+    ignore = shutil.ignore_patterns("*.rock", "*.cdx.json", "*.partial", "__pycache__", *ROCKCRAFT_STATE)
     shutil.copytree(rock_dir, work, ignore=ignore, dirs_exist_ok=True, symlinks=True)
 
 
