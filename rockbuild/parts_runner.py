@@ -89,7 +89,7 @@ def lifecycle_manager(spec: dict[str, Any]) -> LifecycleManager:
         arch=spec["arch"],
         base=spec["base"],
         project_name=spec["project_name"],
-        ignore_local_sources=[".craft", "*.rock", "*.cdx.json"],
+        ignore_local_sources=[".craft", "*.rock", "*.cdx.json", "__pycache__"],
         project_vars={"version": spec.get("version") or ""},
         project_vars_part_name=spec.get("adopt_info"),
         track_stage_packages=True,
