@@ -420,6 +420,24 @@ def test_indico_external_installs_a_hashed_plugin_only_with_its_hash(
     assert result["plugins"] == ["probe"] and result["plugins-changed"] is True
 
 
+def run_migration(
+    docker_client: docker.DockerClient, image: str, env: dict[str, str], volumes: dict[str, Any] | None = None
+) -> tuple[int, str]:
+    """The rock's `indico-start migrate` in a container of its own: its exit status and its log."""
+    container = docker_client.containers.run(
+        image,
+        ["exec", "/usr/local/bin/indico-start", "migrate"],
+        detach=True,
+        network_mode="host",
+        environment=env,
+        volumes=volumes or {},
+    )
+    try:
+        return int(container.wait(timeout=300)["StatusCode"]), logs(container)
+    finally:
+        container.remove(force=True)
+
+
 def certificate_authority(directory: Path, name: str) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     ca, key = directory / f"{name}.pem", directory / f"{name}.key"
@@ -487,18 +505,8 @@ def test_the_database_server_is_verified_as_the_charm_asks(
                 "INDICO_SECRET_KEY": uuid.uuid4().hex * 2,
                 "INDICO_BASE_URL": f"http://{SITE}",
             }
-            container = docker_client.containers.run(
-                rocks["indico"].image,
-                ["exec", "/usr/local/bin/indico-start", "migrate"],
-                detach=True,
-                network_mode="host",
-                environment=env,
-                volumes={str(trusted): {"bind": "/var/lib/indico/database-ca.pem", "mode": "ro"}},
-            )
-            try:
-                return int(container.wait(timeout=300)["StatusCode"]), logs(container)
-            finally:
-                container.remove(force=True)
+            volumes = {str(trusted): {"bind": "/var/lib/indico/database-ca.pem", "mode": "ro"}}
+            return run_migration(docker_client, rocks["indico"].image, env, volumes)
 
         code, output = migrate("localhost", other_ca[0])
         assert code != 0 and "certificate verify failed" in output, output
@@ -521,18 +529,7 @@ def test_concurrent_migrations_are_serialised(
     results: list[tuple[int, str]] = []
 
     def migrate() -> None:
-        container = docker_client.containers.run(
-            rocks["indico"].image,
-            ["exec", "/usr/local/bin/indico-start", "migrate"],
-            detach=True,
-            network_mode="host",
-            environment=env,
-        )
-        try:
-            code = container.wait(timeout=300)["StatusCode"]
-            results.append((code, logs(container)))
-        finally:
-            container.remove(force=True)
+        results.append(run_migration(docker_client, rocks["indico"].image, env))
 
     threads = [threading.Thread(target=migrate) for _ in range(3)]
     for thread in threads:
