@@ -14,7 +14,7 @@ PUBLISH_ARGS ?= --dry-run
 INTEGRATION_VENV := .venv-integration
 INTEGRATION_ARGS ?=
 
-.PHONY: help host venv rocks parity charm publish test test-unit integration-test lint format lock clean bench
+.PHONY: help host venv rocks parity charm publish test test-unit integration-test lint format lock lock-rocks clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ lock: ## re-pin requirements.txt and tests/integration/requirements.txt from the
 	( echo "# Pinned by \`make lock\` from tests/integration/requirements.in."; .lock-venv/bin/pip freeze ) \
 		> tests/integration/requirements.txt
 	rm -rf .lock-venv
+
+lock-rocks: host venv ## re-pin the rocks' Python with hashes (LOCK_ARGS, e.g. "indico --upgrade-package celery")
+	$(VENV)/bin/python build.py lock $(LOCK_ARGS)
 
 clean: ## remove built .rock files (the machine-wide cache stays; see README)
 	rm -f rocks/*/*.rock tests/image/fixtures/*/*.rock

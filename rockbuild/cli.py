@@ -122,6 +122,18 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    from rockbuild.progress import Progress
+    from rockbuild.upkeep import python_lock
+
+    for rock_dir in rock_dirs(args.names, args.rocks_dir):
+        for path in python_lock.lock(
+            rock_dir, Progress(rock_dir.name), upgrade=args.upgrade, upgrade_packages=args.upgrade_package
+        ):
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_charm(args: argparse.Namespace) -> int:
     from rockbuild import charmpack, publish
     from rockbuild.progress import Progress
@@ -276,6 +288,26 @@ def parser() -> argparse.ArgumentParser:
     )
     prune_parser.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
     prune_parser.set_defaults(func=cmd_prune)
+
+    lock_parser = sub.add_parser(
+        "lock",
+        help="re-pin a rock's Python dependencies with the hashes of every file (requirements.txt)",
+        description=(
+            "For each named rock (default: all) and each python part whose source directory holds "
+            "requirements.in, write requirements.txt (every package pinned, with the SHA-256 of every file the "
+            "index has for that version) and build-tools.txt (its entries for the tools that build source "
+            "distributions), with pip-tools in the rock's build base and the part's build-packages. Uses the "
+            "index this host's pip uses ($PIP_INDEX_URL) and trusts $ROCKBUILD_CA_BUNDLE like builds. Versions "
+            "already pinned stay unless --upgrade or --upgrade-package says otherwise. The rock's build installs "
+            "with --require-hashes, so a file that differs from the lock fails the build."
+        ),
+    )
+    lock_parser.add_argument("names", nargs="*", help="rock names or paths to rock directories")
+    lock_parser.add_argument("--upgrade", action="store_true", help="take the newest allowed version of everything")
+    lock_parser.add_argument(
+        "--upgrade-package", action="append", default=[], metavar="NAME", help="take the newest allowed NAME (repeat)"
+    )
+    lock_parser.set_defaults(func=cmd_lock)
 
     charm = sub.add_parser(
         "charm",

@@ -15,6 +15,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from rockbuild import publish, sbom
 from rockbuild.builder import BuiltRock
+from rockbuild.upkeep import python_lock
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,11 +51,7 @@ def test_each_rock_has_a_valid_sbom_naming_itself(rocks: dict[str, BuiltRock], n
 def test_the_indico_sbom_names_every_pinned_python_package(rocks: dict[str, BuiltRock]) -> None:
     doc = document(rocks["indico"])
     python = packages(doc, "pypi")
-    pins = dict(
-        line.lower().split("==", 1)
-        for line in (REPO / "rocks/indico/python/constraints.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
+    pins = python_lock.pins((REPO / "rocks/indico/python/requirements.txt").read_text())
     normalise = {re.sub(r"[-_.]+", "-", k): v for k, v in python.items()}
     missing = {k: v for k, v in pins.items() if normalise.get(re.sub(r"[-_.]+", "-", k)) != v}
     assert not missing, f"pins the SBOM does not name at their version: {missing}"
