@@ -244,7 +244,9 @@ class IndicoCharm(ops.CharmBase):
             for option, error in self._sync_external(config, refresh_external).items()
         }
         state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
-        layers = workload.desired_layers(state, self.unit.is_leader(), outbound.log_targets(self), self._forwarders())
+        layers = workload.desired_layers(
+            state, self.unit.is_leader(), outbound.log_targets(self), self._forwarders(), self._model_proxy()
+        )
         try:
             unreachable = self._apply(layers, workload.desired_files(state))
         except pebble_ops.LayerError as exc:
@@ -268,7 +270,9 @@ class IndicoCharm(ops.CharmBase):
     def _keep_running(self, blocked: ops.StatusBase) -> ops.StatusBase:
         """An operator's mistake must not take the site down: what runs stays untouched; an idle
         pod gets the services that need no config, so that its alive checks pass."""
-        idle = workload.desired_layers(None, self.unit.is_leader(), outbound.log_targets(self), self._forwarders())
+        idle = workload.desired_layers(
+            None, self.unit.is_leader(), outbound.log_targets(self), self._forwarders(), self._model_proxy()
+        )
         for name, layer in idle.items():
             with contextlib.suppress(pebble_ops.LayerError):
                 pebble_ops.apply_layer_if_idle(self.unit.get_container(name), layer)
@@ -325,6 +329,10 @@ class IndicoCharm(ops.CharmBase):
         )
         return state, None
 
+    @staticmethod
+    def _model_proxy() -> desired.ModelProxy:
+        return desired.ModelProxy.from_environ(dict(os.environ))
+
     def _apply(self, layers: dict[str, dict[str, Any]], files: dict[str, dict[str, str]]) -> list[str]:
         """Each container's files, then its layer; the containers whose Pebble is not reachable yet."""
         return sorted(
@@ -351,7 +359,7 @@ class IndicoCharm(ops.CharmBase):
         """Plugins and customization in every Indico container; returns config option -> error."""
         errors: dict[str, str] = {}
         self._external_report = {}
-        environment = workload.proxy_environment(dict(os.environ))
+        environment = workload.proxy_environment(self._model_proxy())
         for name in workload.EXTERNAL_CONTAINERS:
             synced = pebble_ops.sync_external(self.unit.get_container(name), config, refresh, environment)
             if synced is not None:

@@ -17,6 +17,7 @@ from relations.saml import SamlIdentityProvider
 from relations.smtp import SmtpServer
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 # A comma separates plugin specifiers unless it is inside [extras] or starts another version clause.
 SPEC_SEPARATOR_RE = re.compile(r"\s+|,(?![^\[]*\])(?!\s*[<>=!~])")
 # Customization is code Indico runs: fetched over https only (no ssh: the rock has no ssh client
@@ -54,6 +55,8 @@ class CharmConfig:
     customization_sources_secret: str = ""  # a Juju secret's id: credentials for the URL
     local_login: bool = True
     trust_identity_provider_emails: bool = False
+    smtp_allowed_senders: tuple[str, ...] = ()  # addresses and domains; empty: the integrator's sender
+    smtp_sender_fallback: str = ""  # empty: the no-reply address
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -63,7 +66,12 @@ class CharmConfig:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise InvalidConfigError("site_url", f"{site_url!r} is not an http(s) URL with a host name")
         emails = {}
-        for option in ("indico_support_email", "indico_public_support_email", "indico_no_reply_email"):
+        for option in (
+            "indico_support_email",
+            "indico_public_support_email",
+            "indico_no_reply_email",
+            "smtp_sender_fallback",
+        ):
             value = str(options.get(option) or "").strip()
             if value and not EMAIL_RE.match(value):
                 raise InvalidConfigError(option, f"{value!r} is not an e-mail address")
@@ -97,7 +105,20 @@ class CharmConfig:
             customization_sources_secret=_secret_option(options, customization),
             local_login=bool(options.get("enable_local_login", True)),
             trust_identity_provider_emails=bool(options.get("trust_identity_provider_emails", False)),
+            smtp_allowed_senders=allowed_senders(str(options.get("smtp_allowed_senders") or "")),
+            smtp_sender_fallback=emails["smtp_sender_fallback"],
         )
+
+
+def allowed_senders(value: str) -> tuple[str, ...]:
+    """Addresses and domains, as written; each checked, so Indico never gets a pattern it would misread."""
+    senders = tuple(item.strip() for item in value.replace("\n", ",").split(",") if item.strip())
+    for sender in senders:
+        if not (EMAIL_RE.match(sender) or DOMAIN_RE.match(sender)):
+            raise InvalidConfigError(
+                "smtp_allowed_senders", f"{sender!r} is neither an e-mail address nor a domain (example.org)"
+            )
+    return senders
 
 
 def _secret_option(options: dict[str, Any], url: str) -> str:
@@ -154,6 +175,23 @@ def plugin_specs(value: str) -> tuple[str, ...]:
     if hashed and len(hashed) != len(specs):
         raise InvalidConfigError("external_plugins", "give a #sha256= hash for every plugin, or for none")
     return specs
+
+
+@dataclass(frozen=True)
+class ModelProxy:
+    """The model's proxy settings (juju-http-proxy, ...), which Juju gives the charm, not the workloads."""
+
+    http: str = ""
+    https: str = ""
+    no_proxy: str = ""
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str]) -> ModelProxy:
+        return cls(
+            http=environ.get("JUJU_CHARM_HTTP_PROXY", "").strip(),
+            https=environ.get("JUJU_CHARM_HTTPS_PROXY", "").strip(),
+            no_proxy=environ.get("JUJU_CHARM_NO_PROXY", "").strip(),
+        )
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from relations import oauth, s3, saml, smtp
-from state import DATABASE_CA_PATH, CharmConfig, State
+from state import DATABASE_CA_PATH, CharmConfig, ModelProxy, State
 
 LAYER_LABEL = "indico-charm"
 INDICO_SERVICES = ("indico", "statsd-exporter", "celery-worker", "celery-beat")
@@ -35,6 +36,8 @@ def indico_environment(state: State) -> dict[str, str]:
         "INDICO_PUBLIC_SUPPORT_EMAIL": config.public_support_email,
         # The sender the mail server requires, unless the operator names one.
         "INDICO_NO_REPLY_EMAIL": config.no_reply_email or (state.smtp.sender if state.smtp else ""),
+        "INDICO_SMTP_ALLOWED_SENDERS": ",".join(allowed_senders(state)),
+        "INDICO_SMTP_SENDER_FALLBACK": config.smtp_sender_fallback,
     }
     # Empty means "the rock's default"; a key is never left out, since Pebble would keep its old value.
     env.update(optional)
@@ -50,12 +53,53 @@ def indico_environment(state: State) -> dict[str, str]:
     return env
 
 
-def _services(enabled: set[str], env: dict[str, str] | None) -> dict[str, Any]:
+# Reached without the model's proxy whatever Juju's no-proxy says: the pod itself and the
+# cluster's service names.
+ALWAYS_DIRECT = ("localhost", "127.0.0.1", "::1", ".svc", ".cluster.local")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "" if "://" in url else ""
+
+
+def workload_proxy(proxy: ModelProxy, state: State | None) -> dict[str, str]:
+    """The model's proxy for Indico, Celery and the exporters (OIDC discovery, webhooks, Indico's
+    version check), bypassed for the pod, the cluster and every relation's endpoint: the database,
+    Redis and the S3 endpoint are reached directly. Every variable is always set (empty without a
+    proxy): Pebble merges layers, so one left out would keep its old value."""
+    if not (proxy.http or proxy.https):
+        return dict.fromkeys(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"), "")
+    direct = [entry.strip() for entry in proxy.no_proxy.split(",") if entry.strip()]
+    if state is not None:
+        direct += [_host(state.database_uri), _host(state.redis_broker_url), _host(state.redis_cache_url)]
+        if state.s3 and state.s3.endpoint:
+            direct.append(_host(state.s3.endpoint))
+    no_proxy = ",".join(dict.fromkeys(entry for entry in (*direct, *ALWAYS_DIRECT) if entry))
+    return {
+        "HTTP_PROXY": proxy.http,
+        "http_proxy": proxy.http,
+        "HTTPS_PROXY": proxy.https,
+        "https_proxy": proxy.https,
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+    }
+
+
+def allowed_senders(state: State) -> tuple[str, ...]:
+    """The operator's list, else the one sender the mail server is known to accept."""
+    if state.config.smtp_allowed_senders:
+        return state.config.smtp_allowed_senders
+    return (state.smtp.sender,) if state.smtp and state.smtp.sender else ()
+
+
+def _services(enabled: set[str], env: dict[str, str] | None, proxy: dict[str, str]) -> dict[str, Any]:
     services: dict[str, Any] = {}
     for name in INDICO_SERVICES:
         service: dict[str, Any] = {"override": "merge", "startup": "enabled" if name in enabled else "disabled"}
         if env is not None and name != "statsd-exporter":
-            service["environment"] = env
+            service["environment"] = {**env, **proxy}
+        elif name == "statsd-exporter":
+            service["environment"] = proxy
         services[name] = service
     return services
 
@@ -65,7 +109,7 @@ def _made_alive() -> dict[str, str]:
     return {"override": "merge", "level": "alive"}
 
 
-def base_layers(trusted_proxies: str = "") -> dict[str, dict[str, Any]]:
+def base_layers(trusted_proxies: str = "", proxy: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """What needs neither relations nor config: NGINX (with /health) and both exporters.
 
     Part of every layer the charm applies (desired_layers). The rocks' checks are all `ready`
@@ -73,12 +117,13 @@ def base_layers(trusted_proxies: str = "") -> dict[str, dict[str, Any]]:
     Kubernetes restart the waiting pod); this layer starts the services and, with them, makes
     their checks `alive`, so a hung NGINX or exporter restarts the pod from then on.
     NGINX believes X-Forwarded-* only from `trusted_proxies` (the ingress's units; empty: the
-    rock's default, loopback alone).
+    rock's default, loopback alone). `proxy`: the model's proxy settings (workload_proxy).
     """
+    proxy = proxy or {}
     return {
         "indico": {
             "summary": "Indico web (charm)",
-            "services": {"statsd-exporter": {"override": "merge", "startup": "enabled"}},
+            "services": {"statsd-exporter": {"override": "merge", "startup": "enabled", "environment": proxy}},
             "checks": {"statsd-exporter-up": _made_alive()},
         },
         "celery": {
@@ -96,7 +141,7 @@ def base_layers(trusted_proxies: str = "") -> dict[str, dict[str, Any]]:
                     "startup": "enabled",
                     "environment": {"NGINX_TRUSTED_PROXIES": trusted_proxies},
                 },
-                "nginx-prometheus-exporter": {"override": "merge", "startup": "enabled"},
+                "nginx-prometheus-exporter": {"override": "merge", "startup": "enabled", "environment": proxy},
             },
             "checks": {"nginx-up": _made_alive(), "nginx-exporter-up": _made_alive()},
         },
@@ -108,6 +153,7 @@ def desired_layers(
     is_leader: bool,
     log_targets: dict[str, dict[str, Any]] | None = None,
     trusted_proxies: str = "",
+    model_proxy: ModelProxy | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Container name -> the charm's layer for it: the base layer, plus Indico and Celery.
 
@@ -117,9 +163,10 @@ def desired_layers(
     env = indico_environment(state) if state is not None else None
     web = {"statsd-exporter", "indico"} if state is not None else {"statsd-exporter"}
     celery = set() if state is None else {"celery-worker", "celery-beat"} if is_leader else {"celery-worker"}
-    layers = base_layers(trusted_proxies)
-    layers["indico"]["services"] = _services(web, env)
-    layers["celery"]["services"] = _services(celery, env)
+    proxy = workload_proxy(model_proxy or ModelProxy(), state)
+    layers = base_layers(trusted_proxies, proxy)
+    layers["indico"]["services"] = _services(web, env, proxy)
+    layers["celery"]["services"] = _services(celery, env, proxy)
     if log_targets:
         for layer in layers.values():
             layer["log-targets"] = log_targets
@@ -176,7 +223,6 @@ INDICO_USER = "_daemon_"  # whom the indico rock's services run as (its rockcraf
 EXTERNAL_STATE = "/var/lib/indico/external/state.json"
 # Each runs Indico code from its own filesystem, so each gets the plugins and customization.
 EXTERNAL_CONTAINERS = ("indico", "celery")
-PROXY_VARIABLES = {"JUJU_CHARM_HTTP_PROXY": "HTTP_PROXY", "JUJU_CHARM_HTTPS_PROXY": "HTTPS_PROXY"}
 
 
 def url_fingerprint(url: str) -> str:
@@ -223,14 +269,12 @@ def external_sync_input(config: CharmConfig) -> str:
     return config.customization_sources_url + "\n"
 
 
-def proxy_environment(charm_env: dict[str, str]) -> dict[str, str]:
-    """The model's proxy settings, for pip and git (Juju gives them to the charm, not to workloads)."""
+def proxy_environment(proxy: ModelProxy) -> dict[str, str]:
+    """The model's proxy settings as Juju gives them, for pip and git in indico-external."""
     env = {}
-    for juju_name, name in PROXY_VARIABLES.items():
-        if charm_env.get(juju_name):
-            env[name] = env[name.lower()] = charm_env[juju_name]
-    if charm_env.get("JUJU_CHARM_NO_PROXY"):
-        env["NO_PROXY"] = env["no_proxy"] = charm_env["JUJU_CHARM_NO_PROXY"]
+    for name, value in (("HTTP_PROXY", proxy.http), ("HTTPS_PROXY", proxy.https), ("NO_PROXY", proxy.no_proxy)):
+        if value:
+            env[name] = env[name.lower()] = value
     return env
 
 

@@ -249,6 +249,44 @@ def test_celery_worker_runs_a_task_sent_through_redis(app: App) -> None:
     assert "beat: Starting..." in logs(app.indico)
 
 
+QUEUE_MAILS = """
+import sys
+from indico.web.flask.app import make_app
+
+with make_app().app_context():
+    from indico.core.emails import send_email_task
+    from indico.core.notifications import make_email
+
+    count, size, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    for i in range(count):
+        body = f'{tag}-{i:08d} ' * (size // 18)  # distinct bodies: nothing shared between messages
+        send_email_task.delay(make_email(to_list={f'p{i}@example.org'}, subject=f'{tag} {i}', body=body))
+"""
+
+
+def celery_worker_rss_kib(app: App) -> int:
+    rows = app.indico.top(ps_args="-o pid,rss,args")["Processes"]
+    return sum(int(rss) for _pid, rss, args in rows if "celery" in args and "worker" in args)
+
+
+def queue_mails_and_wait(app: App, count: int, tag: str) -> None:
+    exec_text(app.indico, ["python3", "-c", QUEUE_MAILS, str(count), str(16 * 1024), tag])
+    wait_for(lambda: logs(app.indico).count(f'Sent email "{tag} ') >= count, 300, f"the worker to take {count} mails")
+
+
+def test_with_mail_off_the_worker_drops_mail_and_keeps_none(app: App) -> None:
+    """Without INDICO_SMTP_HOST each mail is logged in one line and dropped: 2000 mails of 16 KiB
+    leave the Celery worker's memory where it was (a backend that keeps them, as Indico's in-memory
+    test backend does, grows it by their 32 MiB until the worker restarts)."""
+    queue_mails_and_wait(app, 200, "warm-up")
+    before = celery_worker_rss_kib(app)
+    queue_mails_and_wait(app, 2000, "bulk")
+    grown = celery_worker_rss_kib(app) - before
+    assert grown < 8 * 1024, f"the worker grew by {grown} KiB over 2000 mails"
+    dropped = [line for line in logs(app.indico).splitlines() if "mail is off" in line and "bulk 1999" in line]
+    assert len(dropped) == 1 and "p1999@example.org" not in dropped[0], "one line per mail, no address in it"
+
+
 def test_celery_yields_the_cpu_to_uwsgi(app: App) -> None:
     """Worker and beat run at niceness 10, uWSGI at 0: requests come before background work."""
     rows = app.indico.top(ps_args="-o pid,ni,args")["Processes"]

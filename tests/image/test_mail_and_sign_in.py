@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from rockbuild.builder import BuiltRock
 from tests.image import indico_site
-from tests.image.conftest import wait_for
+from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis, free_port, installed
 from tests.image.test_indico_rocks import indico_env
 
@@ -65,7 +65,18 @@ class Received:
 
 @dataclass
 class Recorder:
+    """A relay that accepts mail only from SENDER, as a relay that restricts senders does."""
+
     received: list[Received] = field(default_factory=list)
+    refused_senders: list[str] = field(default_factory=list)
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address != SENDER:
+            self.refused_senders.append(address)
+            return "550 5.7.1 Sender address rejected: not owned by this relay"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
@@ -245,6 +256,8 @@ def site(
         "INDICO_SMTP_USE_TLS": "true",
         "INDICO_SMTP_USE_SSL": "false",
         "INDICO_NO_REPLY_EMAIL": SENDER,
+        # The charm's default without smtp_allowed_senders: the integrator's smtp_sender alone.
+        "INDICO_SMTP_ALLOWED_SENDERS": SENDER,
         # The test's own CA, which OpenSSL's default verify paths read.
         "SSL_CERT_FILE": CA_PATH,
         # What the charm sets from hydra's answer (relations/oauth.py).
@@ -300,6 +313,40 @@ def test_a_password_reset_mail_goes_out_over_starttls_with_the_login_and_sender(
     assert mail.message["From"].addresses[0].addr_spec == SENDER
     body = mail.message.get_body(preferencelist=("plain", "html"))
     assert body is not None and "http://localhost:8080/reset-password/" in body.get_content()
+
+
+ORGANISER_MAIL = """
+import sys
+from indico.web.flask.app import make_app
+
+with make_app().app_context():
+    from indico.core.notifications import make_email, send_email
+
+    send_email(make_email(to_list={sys.argv[1]}, sender_address=sys.argv[2], subject=sys.argv[3],
+                          body='See you at the workshop.'))
+"""
+
+
+def test_an_organisers_mail_goes_out_from_the_allowed_sender_with_the_organiser_to_reply_to(site: Site) -> None:
+    """Indico sends mail "from" organisers (registrations, abstracts, contacting participants); a
+    relay that accepts only its own sender refuses those unless Indico rewrites them."""
+    organiser, subject = "olga@university.example", f"Workshop {uuid.uuid4().hex[:8]}"
+    exec_text(
+        site.indico,
+        ["python3", "-c", ORGANISER_MAIL, "participant@example.org", f"Olga Organiser <{organiser}>", subject],
+    )
+    wait_for(
+        lambda: any(m.message["Subject"] == subject for m in site.recorder.received) or site.recorder.refused_senders,
+        120,
+        "the worker to hand the organiser's mail to the relay",
+    )
+    assert organiser not in site.recorder.refused_senders, "the relay refused the organiser's own address"
+    mail = next(m for m in site.recorder.received if m.message["Subject"] == subject)
+    assert mail.mail_from == SENDER
+    sender = mail.message["From"].addresses[0]
+    assert (sender.addr_spec, sender.display_name) == (SENDER, "Olga Organiser (via Indico)")
+    assert [a.addr_spec for a in mail.message["Reply-To"].addresses] == [organiser]
+    assert mail.rcpt_tos == ["participant@example.org"]
 
 
 def test_sign_in_sends_the_browser_to_the_providers_authorization_endpoint(site: Site) -> None:

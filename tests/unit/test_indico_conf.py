@@ -123,7 +123,7 @@ def test_an_unknown_s3_mode_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, 
 
 def test_without_a_mail_server_mail_is_off_not_sent_to_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load(monkeypatch, INDICO_SMTP_HOST="")
-    assert settings["EMAIL_BACKEND"] == "indico.vendor.django_mail.backends.locmem.EmailBackend"
+    assert settings["EMAIL_BACKEND"] == "indico_rock_mail.DroppingBackend"
     assert "SMTP_SERVER" not in settings
 
 
@@ -134,6 +134,19 @@ def test_a_mail_server_is_used_with_its_transport_security(monkeypatch: pytest.M
     assert settings["SMTP_SERVER"] == ("smtp.example.org", 465)
     assert (settings["SMTP_USE_SSL"], settings["SMTP_USE_TLS"]) == (True, False)
     assert "EMAIL_BACKEND" not in settings
+
+
+def test_allowed_senders_take_addresses_and_domains_and_fall_back_to_the_no_reply_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load(monkeypatch, INDICO_SMTP_ALLOWED_SENDERS="events@example.org, cern.example")
+    assert settings["SMTP_ALLOWED_SENDERS"] == {"events@example.org", "*@cern.example"}
+    assert settings["SMTP_SENDER_FALLBACK"] == settings["NO_REPLY_EMAIL"] == "noreply@events.example.org"
+    chosen = load(monkeypatch, INDICO_SMTP_ALLOWED_SENDERS="cern.example", INDICO_SMTP_SENDER_FALLBACK="relay@x.org")
+    assert chosen["SMTP_SENDER_FALLBACK"] == "relay@x.org"
+    # Unrestricted: Indico's own default (it refuses a list without a fallback).
+    unrestricted = load(monkeypatch, INDICO_SMTP_ALLOWED_SENDERS="", INDICO_SMTP_SENDER_FALLBACK="")
+    assert unrestricted["SMTP_ALLOWED_SENDERS"] == set() and "SMTP_SENDER_FALLBACK" not in unrestricted
 
 
 def test_starttls_and_tls_together_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

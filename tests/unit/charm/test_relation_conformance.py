@@ -324,6 +324,46 @@ def test_s3_integrator_answer_configures_indico(ctx: testing.Context) -> None:
         assert env["INDICO_S3_CA_BUNDLE"] == CA_PEM, "the library's JSON list of base64 certificates, as PEM"
 
 
+def test_the_models_proxy_reaches_every_service_but_not_the_relations_endpoints(
+    ctx: testing.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUJU_CHARM_HTTP_PROXY", "http://squid.internal:3128")
+    monkeypatch.setenv("JUJU_CHARM_HTTPS_PROXY", "http://squid.internal:3129")
+    monkeypatch.setenv("JUJU_CHARM_NO_PROXY", "10.0.0.0/8, intranet.example")
+    out, _, _ = s3_exchange(ctx, INTEGRATOR)
+    database_host = re.search(r"@([^:/]+)", env_of(out, "indico")["INDICO_DB_URI"])
+    redis_host = re.search(r"//([^:/]+)", env_of(out, "indico")["INDICO_REDIS_URL"])
+    assert database_host and redis_host
+    services = [
+        ("indico", "indico"),
+        ("indico", "statsd-exporter"),
+        ("celery", "celery-worker"),
+        ("celery", "celery-beat"),
+        ("indico-nginx", "nginx-prometheus-exporter"),
+    ]
+    for container, service in services:
+        env = env_of(out, container, service)
+        assert env["HTTPS_PROXY"] == env["https_proxy"] == "http://squid.internal:3129", service
+        assert env["HTTP_PROXY"] == env["http_proxy"] == "http://squid.internal:3128", service
+        direct = env["NO_PROXY"].split(",")
+        assert env["no_proxy"] == env["NO_PROXY"]
+        assert {"10.0.0.0/8", "intranet.example", "localhost", "127.0.0.1", ".svc"} <= set(direct), service
+        if container != "indico-nginx":  # what only the Indico services reach
+            assert {database_host[1], redis_host[1], "s3.example.internal"} <= set(direct), service
+
+
+def test_without_a_model_proxy_the_proxy_variables_are_emptied(
+    ctx: testing.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pebble merges layers: a variable left out would keep a proxy the model no longer has."""
+    for name in ("JUJU_CHARM_HTTP_PROXY", "JUJU_CHARM_HTTPS_PROXY", "JUJU_CHARM_NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    out, _, _ = s3_exchange(ctx, INTEGRATOR)
+    for container in ("indico", "celery"):
+        env = env_of(out, container)
+        assert all(env[name] == "" for name in ("HTTP_PROXY", "https_proxy", "NO_PROXY")), env
+
+
 def test_s3_credentials_indico_cannot_carry_block_and_name_the_key(ctx: testing.Context) -> None:
     out, _, _ = s3_exchange(ctx, {**INTEGRATOR, "secret-key": "abc,def"})
     assert isinstance(out.unit_status, testing.BlockedStatus)
@@ -375,6 +415,34 @@ def test_smtp_integrator_answer_configures_mail(ctx: testing.Context, secret: bo
 def test_an_operators_sender_wins_over_the_integrators(ctx: testing.Context) -> None:
     out, _, _ = smtp_exchange(ctx, SMTP, indico_no_reply_email="noreply@events.example.org")
     assert env_of(out, "indico")["INDICO_NO_REPLY_EMAIL"] == "noreply@events.example.org"
+
+
+def test_the_integrators_sender_is_the_one_allowed_sender_by_default(ctx: testing.Context) -> None:
+    out, _, _ = smtp_exchange(ctx, SMTP)
+    env = env_of(out, "celery")  # the worker sends the mail
+    assert env["INDICO_SMTP_ALLOWED_SENDERS"] == "events@example.org"
+    assert env["INDICO_SMTP_SENDER_FALLBACK"] == "", "the rock's default: the no-reply address"
+    without_sender = {k: v for k, v in SMTP.items() if k != "smtp_sender"}
+    out, _, _ = smtp_exchange(ctx, without_sender)
+    assert env_of(out, "celery")["INDICO_SMTP_ALLOWED_SENDERS"] == "", "no restriction known: senders as they are"
+
+
+def test_an_operators_allowed_senders_and_fallback_reach_indico(ctx: testing.Context) -> None:
+    out, _, _ = smtp_exchange(
+        ctx, SMTP, smtp_allowed_senders="example.org, board@cern.example", smtp_sender_fallback="relay@example.org"
+    )
+    for container in ("indico", "celery"):
+        env = env_of(out, container)
+        assert env["INDICO_SMTP_ALLOWED_SENDERS"] == "example.org,board@cern.example"
+        assert env["INDICO_SMTP_SENDER_FALLBACK"] == "relay@example.org"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("smtp_allowed_senders", "example.org, *@evil"), ("smtp_sender_fallback", "relay")]
+)
+def test_a_bad_sender_option_blocks_naming_it(ctx: testing.Context, option: str, value: str) -> None:
+    out, _, _ = smtp_exchange(ctx, SMTP, True, **{option: value})
+    assert out.unit_status.name == "blocked" and f"'{option}'" in out.unit_status.message
 
 
 def test_implicit_tls_without_authentication(ctx: testing.Context) -> None:
