@@ -45,6 +45,10 @@ def apply_layer(container: ops.Container, layer: dict[str, Any], files: dict[str
         checks = workload.checks_to_stop(layer, _running_checks(container))
         if checks:
             container.stop_checks(*sorted(checks))
+        inactive_checks = set(container.get_checks()) - _running_checks(container)
+        start = workload.checks_to_start(layer, inactive_checks)
+        if start:
+            container.start_checks(*sorted(start))
     except ops.pebble.ConnectionError as exc:
         logger.warning("Pebble in %s: %s", container.name, exc)
         return False

@@ -14,6 +14,7 @@ from state import DATABASE_CA_PATH, CharmConfig, ModelProxy, State
 LAYER_LABEL = "indico-charm"
 INDICO_SERVICES = ("indico", "statsd-exporter", "celery-worker", "celery-beat")
 INDICO_CODE_SERVICES = {"indico", "celery-worker", "celery-beat"}
+WORKER_CHECK = "celery-worker-alive"  # the rock's check of the worker's heartbeat
 
 
 def indico_environment(state: State) -> dict[str, str]:
@@ -167,6 +168,14 @@ def desired_layers(
     layers = base_layers(trusted_proxies, proxy)
     layers["indico"]["services"] = _services(web, env, proxy)
     layers["celery"]["services"] = _services(celery, env, proxy)
+    # The worker's heartbeat check: never in the indico container (no worker there under Juju);
+    # in the celery container `alive` while the worker runs, so a hung worker is restarted.
+    layers["indico"]["checks"][WORKER_CHECK] = {"override": "merge", "startup": "disabled"}
+    layers["celery"]["checks"][WORKER_CHECK] = (
+        {**_made_alive(), "startup": "enabled"}
+        if "celery-worker" in celery
+        else {"override": "merge", "startup": "disabled"}
+    )
     if log_targets:
         for layer in layers.values():
             layer["log-targets"] = log_targets
@@ -201,6 +210,12 @@ def checks_to_stop(layer: dict[str, Any], running: set[str]) -> set[str]:
     """Running checks the layer disables: Pebble does not stop a check whose startup changes."""
     disabled = {name for name, check in layer.get("checks", {}).items() if check.get("startup") == "disabled"}
     return disabled & running
+
+
+def checks_to_start(layer: dict[str, Any], inactive: set[str]) -> set[str]:
+    """Stopped checks the layer enables: a replan does not start a check that was stopped."""
+    enabled = {name for name, check in layer.get("checks", {}).items() if check.get("startup") == "enabled"}
+    return enabled & inactive
 
 
 def services_to_start(layer: dict[str, Any], inactive: set[str]) -> set[str]:

@@ -23,15 +23,18 @@ from tests.image.conftest import wait_for
 from tests.image.juju_pod import (
     REPO,
     PodContainer,
+    active,
     charm_container,
     container_uid,
     health_status,
     start_like_juju,
 )
+from tests.image.services import Postgres, Redis
 
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
 import pebble_ops
+import state
 import workload
 
 IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
@@ -72,6 +75,8 @@ def test_a_held_pod_stays_alive_and_unready_until_its_charm_starts_it(
             down = {check.name for check in pod.client.get_checks() if check.status == pebble.CheckStatus.DOWN}
             assert down == {check.name for check in pod.client.get_checks()}, (name, down)
             assert health_status(pod, "ready") == 502, name
+            # A failing check restarts its service only once the charm has started it.
+            assert active(pod) == set(), (name, active(pod))
     finally:
         for pod in pods.values():
             pod.container.remove(force=True)
@@ -109,5 +114,77 @@ def test_once_the_charm_started_nginx_a_hung_nginx_fails_liveness(
         for pid in hung:
             os.kill(pid, signal.SIGCONT)
         wait_for(lambda: health_status(pod, "alive") == 200, 30, "NGINX, running again, to pass liveness")
+    finally:
+        pod.container.remove(force=True)
+
+
+def worker_check(pod: PodContainer) -> pebble.CheckInfo:
+    return next(c for c in pod.client.get_checks() if c.name == workload.WORKER_CHECK)
+
+
+def beating(pod: PodContainer) -> bool:
+    """The heartbeat check's last run passed (a check that never ran also shows no failures)."""
+    check = worker_check(pod)
+    return bool(check.successes) and check.failures == 0
+
+
+def worker_pid(pod: PodContainer) -> int:
+    """The worker's main process (its event loop, where the heartbeat lives); 0 while there is none."""
+    rows = pod.container.top(ps_args="-o pid,ppid,args")["Processes"]
+    workers = {int(pid): int(ppid) for pid, ppid, args in rows if "indico-celery-worker" in args}
+    mains = [pid for pid, ppid in workers.items() if ppid not in workers]
+    return mains[0] if len(mains) == 1 else 0
+
+
+def test_once_the_charm_started_the_worker_a_frozen_worker_fails_liveness_and_is_restarted(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    backing_services: tuple[Postgres, Redis],
+    tmp_path: Path,
+) -> None:
+    """The celery container as the charm runs it. The worker's event loop touches a heartbeat file;
+    frozen (SIGSTOP: alive, taking no work) it stops, the check fails, liveness turns 502, and
+    Pebble restarts the worker. The check's period is shortened to 5 s by one more layer (as an
+    operator could): the staleness rule (30 s) and the restart are the rock's."""
+    postgres, redis = backing_services
+    desired = state.State(
+        config=state.CharmConfig.from_options({"uwsgi_processes": 2, "celery_concurrency": 1}),
+        base_url="http://localhost:8080",
+        database_uri=postgres.create_database("indico_worker_liveness"),
+        database_password="",
+        redis_broker_url=redis.url,
+        redis_cache_url=redis.url,
+        secret_key="k" * 64,
+        is_leader=False,
+    )
+    pod = start_like_juju(docker_client, rocks["indico"].image, tmp_path / "celery", container_uid("celery"))
+    try:
+        container = charm_container("celery", pod)
+        assert pebble_ops.apply_layer(container, workload.desired_layers(desired, is_leader=False)["celery"])
+        pod.client.add_layer(
+            "test-period", {"checks": {workload.WORKER_CHECK: {"override": "merge", "period": "5s"}}}, combine=True
+        )
+        pod.client.replan_services()
+        # alive stays 200 until the threshold, so wait for the check itself to have passed.
+        wait_for(lambda: beating(pod), 120, "the worker's first heartbeats")
+        assert health_status(pod, "alive") == 200
+        levels = {c.name: c.level for c in pod.client.get_checks() if c.name == workload.WORKER_CHECK}
+        assert levels == {workload.WORKER_CHECK: pebble.CheckLevel.ALIVE}
+
+        frozen, passed_before = worker_pid(pod), worker_check(pod).successes or 0
+        assert frozen, "the worker's main process"
+        os.kill(frozen, signal.SIGSTOP)
+        started = time.monotonic()
+        wait_for(
+            lambda: health_status(pod, "alive") == 502, 30 + 5 * 3 + 5 * 3 + 10, "a frozen worker to fail liveness"
+        )
+        assert time.monotonic() - started >= 20, "liveness failed before the heartbeat went stale: not the check"
+        wait_for(lambda: worker_pid(pod) not in (0, frozen), 60, "Pebble to restart the frozen worker")
+        wait_for(
+            lambda: beating(pod) and (worker_check(pod).successes or 0) > passed_before,
+            120,
+            "the new worker's heartbeat to pass the check",
+        )
+        assert health_status(pod, "alive") == 200
     finally:
         pod.container.remove(force=True)

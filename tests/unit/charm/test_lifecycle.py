@@ -185,6 +185,18 @@ def test_rock_layers_define_the_checks_the_charm_reads() -> None:
     assert "statsd-exporter-up" in rock_layer("celery").checks  # type: ignore[attr-defined]
 
 
+def test_the_worker_heartbeat_is_alive_only_where_the_worker_runs(ctx: testing.Context) -> None:
+    out = ctx.run(ctx.on.config_changed(), full_state())
+    celery = out.get_container("celery").plan.checks[workload.WORKER_CHECK]
+    assert (celery.level, celery.startup) == (pebble.CheckLevel.ALIVE, pebble.CheckStartup.ENABLED)
+    assert out.get_container("indico").plan.checks[workload.WORKER_CHECK].startup == pebble.CheckStartup.DISABLED
+    # Without settings the worker does not run, and its check would only fail.
+    idle = ctx.run(ctx.on.config_changed(), full_state(relations={PEER}))
+    assert idle.get_container("celery").plan.checks[workload.WORKER_CHECK].startup == pebble.CheckStartup.DISABLED
+    restart = rock_layer("celery").services["celery-worker"].on_check_failure  # type: ignore[attr-defined]
+    assert restart == {workload.WORKER_CHECK: "restart"}, "Pebble restarts a worker whose heartbeat stops"
+
+
 @pytest.mark.parametrize("container", sorted(ROCK_OF))
 def test_the_rocks_checks_cannot_restart_a_held_pod(container: str) -> None:
     """Under --hold nothing runs before the charm: a rock's alive check would fail there, and
