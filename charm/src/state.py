@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import site_settings
 from relations.oauth import OidcClient
 from relations.s3 import S3Bucket
 from relations.saml import SamlIdentityProvider
@@ -57,6 +58,7 @@ class CharmConfig:
     trust_identity_provider_emails: bool = False
     smtp_allowed_senders: tuple[str, ...] = ()  # addresses and domains; empty: the integrator's sender
     smtp_sender_fallback: str = ""  # empty: the no-reply address
+    site_settings: str = ""  # indico_config as INDICO_CONF_OVERRIDE (a Python literal); empty: none
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -107,7 +109,15 @@ class CharmConfig:
             trust_identity_provider_emails=bool(options.get("trust_identity_provider_emails", False)),
             smtp_allowed_senders=allowed_senders(str(options.get("smtp_allowed_senders") or "")),
             smtp_sender_fallback=emails["smtp_sender_fallback"],
+            site_settings=_site_settings(str(options.get("indico_config") or "")),
         )
+
+
+def _site_settings(text: str) -> str:
+    try:
+        return site_settings.override(site_settings.parse(text))
+    except site_settings.SiteSettingsError as exc:
+        raise InvalidConfigError("indico_config", str(exc)) from None
 
 
 def allowed_senders(value: str) -> tuple[str, ...]:

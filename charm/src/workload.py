@@ -39,6 +39,8 @@ def indico_environment(state: State) -> dict[str, str]:
         "INDICO_NO_REPLY_EMAIL": config.no_reply_email or (state.smtp.sender if state.smtp else ""),
         "INDICO_SMTP_ALLOWED_SENDERS": ",".join(allowed_senders(state)),
         "INDICO_SMTP_SENDER_FALLBACK": config.smtp_sender_fallback,
+        # Indico reads this after its config file: the operator's indico_config.
+        "INDICO_CONF_OVERRIDE": config.site_settings,
     }
     # Empty means "the rock's default"; a key is never left out, since Pebble would keep its old value.
     env.update(optional)

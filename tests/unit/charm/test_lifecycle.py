@@ -229,3 +229,19 @@ def test_an_unusable_ingress_url_blocks_without_stopping_a_running_site(ctx: tes
     assert isinstance(out.unit_status, testing.BlockedStatus) and "routing_mode=subdomain" in out.unit_status.message
     assert out.get_container("indico").service_statuses["indico"] == pebble.ServiceStatus.ACTIVE
     assert enabled(out, "indico") == {"indico", "statsd-exporter"}
+
+
+def test_indico_config_reaches_indico_and_celery_and_a_bad_one_blocks_naming_it(ctx: testing.Context) -> None:
+    out = ctx.run(
+        ctx.on.config_changed(), full_state(config={"indico_config": "SENTRY_DSN: https://k@sentry.example/1"})
+    )
+    for container, service in (("indico", "indico"), ("celery", "celery-worker")):
+        env = out.get_container(container).plan.services[service].environment
+        assert env["INDICO_CONF_OVERRIDE"] == "{'SENTRY_DSN': 'https://k@sentry.example/1'}"
+    bad = ctx.run(ctx.on.config_changed(), dataclasses.replace(out, config={"indico_config": "BASE_URL: http://x"}))
+    assert bad.unit_status == testing.BlockedStatus(
+        "invalid config option 'indico_config': BASE_URL comes from site_url or the ingress relation; "
+        "remove it from indico_config"
+    )
+    kept = bad.get_container("indico").plan.services["indico"].environment
+    assert "SENTRY_DSN" in kept["INDICO_CONF_OVERRIDE"], "a bad value changes nothing that runs"

@@ -71,6 +71,8 @@ def test_database_uri_carries_any_user_and_never_a_percent_sign_alembic_refuses(
                 "enable_roombooking",
                 "external_plugins",
                 "customization_sources_url",
+                "indico_config",
+                "smtp_allowed_senders",
             ]
         ),
         st.one_of(st.text(max_size=30), st.integers(-5, 100), st.booleans(), st.none()),
@@ -109,3 +111,35 @@ def test_no_plugin_specifier_is_ever_a_pip_option(value: str) -> None:
         assert exc.option == "external_plugins"
     else:
         assert all(spec and not spec.startswith("-") and not any(c.isspace() for c in spec) for spec in specs)
+
+
+def test_indico_config_becomes_a_literal_indico_reads_back() -> None:
+    import ast
+
+    config = state.CharmConfig.from_options(
+        {**DEFAULTS, "indico_config": "LOGO_URL: https://example.org/logo.svg\nLOCAL_REGISTRATION: false\n"}
+    )
+    assert ast.literal_eval(config.site_settings) == {
+        "LOGO_URL": "https://example.org/logo.svg",
+        "LOCAL_REGISTRATION": False,
+    }
+    assert state.CharmConfig.from_options(DEFAULTS).site_settings == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("SECRET_KEY: x", "SECRET_KEY comes from the secret the leader shares"),
+        ("SMTP_SERVER: [mail, 25]", "SMTP_SERVER comes from the smtp relation"),
+        ("LOGO_ULR: https://x", "LOGO_ULR is not an Indico setting (did you mean LOGO_URL?)"),
+        ("logo_url: https://x", "logo_url is not an Indico setting (did you mean LOGO_URL?)"),
+        ("- LOGO_URL", "must be a YAML mapping"),
+        ("HELP_URL: 2024-01-01", "HELP_URL: date values are not supported"),
+        ("LOGO_URL: [unclosed", "not valid YAML"),
+    ],
+)
+def test_a_bad_indico_config_names_the_setting_and_what_to_do(value: str, message: str) -> None:
+    with pytest.raises(state.InvalidConfigError) as caught:
+        state.CharmConfig.from_options({**DEFAULTS, "indico_config": value})
+    assert caught.value.option == "indico_config"
+    assert message in str(caught.value), str(caught.value)

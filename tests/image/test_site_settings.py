@@ -1,0 +1,81 @@
+"""An operator's indico_config, as the charm hands it over (INDICO_CONF_OVERRIDE), on the real
+Indico of the rock: the pages show the operator's logo and the registration page is closed. And the
+charm's list of Indico's settings is the rock's Indico's own."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from rockbuild.builder import BuiltRock
+from tests.image import indico_site
+from tests.image.conftest import wait_for
+from tests.image.juju_pod import REPO
+from tests.image.services import Postgres, Redis
+from tests.image.test_indico_rocks import indico_env
+
+sys.path.insert(0, str(REPO / "charm" / "src"))
+
+import site_settings
+import state
+
+LOGO = "https://assets.example.org/our-logo.svg"
+OPERATOR_YAML = f"LOGO_URL: {LOGO}\nLOCAL_REGISTRATION: false\nSENTRY_ENVIRONMENT: production\n"
+
+
+def test_the_charms_list_of_settings_is_the_rocks_indicos(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock]
+) -> None:
+    printed = docker_client.containers.run(
+        rocks["indico"].image,
+        entrypoint=["python3", "-c", "from indico.core.config import DEFAULTS; print(*sorted(DEFAULTS))"],
+        remove=True,
+        network_mode="none",
+    ).decode()
+    assert set(printed.split()) == set(site_settings.KNOWN), (
+        "charm/src/indico-settings.txt differs from the rock's Indico: regenerate it from "
+        "indico.core.config.DEFAULTS of the new version"
+    )
+    assert set(site_settings.OWNED) <= set(site_settings.KNOWN)
+
+
+@pytest.fixture(scope="module")
+def site(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing_services: tuple[Postgres, Redis]
+) -> Iterator[None]:
+    postgres, redis = backing_services
+    config = state.CharmConfig.from_options(
+        {"uwsgi_processes": 2, "celery_concurrency": 1, "indico_config": OPERATOR_YAML}
+    )
+    env = indico_env(postgres, redis, "indico_site_settings") | {"INDICO_CONF_OVERRIDE": config.site_settings}
+    started = [
+        docker_client.containers.run(rocks["indico"].image, detach=True, network_mode="host", environment=env),
+        docker_client.containers.run(
+            rocks["indico-nginx"].image,
+            detach=True,
+            network_mode="host",
+            environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
+        ),
+    ]
+    try:
+        wait_for(lambda: indico_site.Browser().get("/login/").status_code == 200, 300, "Indico to answer through NGINX")
+        indico_site.create_admin(started[0])  # past the first-run page
+        yield
+    finally:
+        for container in started:
+            container.remove(force=True)
+
+
+def test_the_operators_logo_is_on_every_page(site: None) -> None:
+    page = indico_site.Browser().get("/")
+    assert page.status_code == 200
+    assert f'src="{LOGO}"' in page.text, "the header's logo is the operator's"
+
+
+def test_local_registration_is_closed(site: None) -> None:
+    browser = indico_site.Browser()
+    assert browser.get("/register/").status_code == 403
+    assert "/register/" not in browser.get("/login/").text, "the login page offers no sign-up"
