@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 PEER = "indico-peers"
 SECRET_LABEL = "indico-secret-key"
 SECRET_ID_KEY = "secret-id"
+KEY_GENERATION = "secret-key-generation"  # bumped by rotate-secret-key
 
 
 class IndicoCharm(ops.CharmBase):
@@ -89,6 +90,7 @@ class IndicoCharm(ops.CharmBase):
         framework.observe(self.on.add_admin_action, self._on_add_admin)
         framework.observe(self.on.anonymize_user_action, self._on_anonymize_user)
         framework.observe(self.on.refresh_external_resources_action, self._on_refresh_external_resources)
+        framework.observe(self.on.rotate_secret_key_action, self._on_rotate_secret_key)
         self._external_report: dict[str, dict[str, str]] = {}
         self._status: ops.StatusBase | None = None
         self._archive_detaching = False
@@ -190,6 +192,34 @@ class IndicoCharm(ops.CharmBase):
         event.set_results({"anonymized": ",".join(done), "failed": "; ".join(failed)})
         if failed:
             event.fail(f"{len(failed)} of {len(addresses)} could not be anonymized")
+
+    def _on_rotate_secret_key(self, event: ops.ActionEvent) -> None:
+        """A new key in the shared secret (the other units hear secret-changed), applied here at
+        once; then every session, kept in the shared Redis, is ended."""
+        if not self.unit.is_leader():
+            event.fail(f"only the leader holds the key: juju run {self.app.name}/leader rotate-secret-key")
+            return
+        peer = self.model.get_relation(PEER)
+        secret_id = peer.data[self.app].get(SECRET_ID_KEY) if peer is not None else None
+        if secret_id is None:
+            event.fail("there is no secret key yet: the leader makes one once the unit is set up")
+            return
+        self.model.get_secret(id=secret_id).set_content({"secret-key": secrets.token_urlsafe(48)})
+        # The other units belong to the secret's owner, so they hear no secret-changed: a new
+        # generation in the peer data wakes them (peer relation-changed), and they read the key again.
+        assert peer is not None
+        generation = int(peer.data[self.app].get(KEY_GENERATION, "0") or "0") + 1
+        peer.data[self.app][KEY_GENERATION] = str(generation)
+        self._status = status = self._converge()
+        if isinstance(status, ops.BlockedStatus):
+            event.fail(f"the key was replaced, but this unit could not apply it: {status.message}")
+            return
+        try:
+            ended = pebble_ops.run_admin(self.unit.get_container("indico"), ["end-sessions"])
+        except actions.ActionFailedError as exc:
+            event.fail(f"the key was replaced, but sessions could not be ended: {exc}")
+            return
+        event.set_results({"rotated": "true", **{k: str(v) for k, v in ended.items()}})
 
     def _on_refresh_external_resources(self, event: ops.ActionEvent) -> None:
         self._status = status = self._converge(refresh_external=True)

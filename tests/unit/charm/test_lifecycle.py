@@ -14,10 +14,12 @@ import pytest
 import workload  # charm/src is on sys.path: pytest loads the conftest first
 from ops import pebble, testing
 
+from charm import IndicoCharm
 from tests import real_providers as providers
 from tests.unit.charm.conftest import (
     ACTIVE,
     ARCHIVE,
+    REPO,
     ROCK_OF,
     containers,
     database_relation,
@@ -245,3 +247,47 @@ def test_indico_config_reaches_indico_and_celery_and_a_bad_one_blocks_naming_it(
     )
     kept = bad.get_container("indico").plan.services["indico"].environment
     assert "SENTRY_DSN" in kept["INDICO_CONF_OVERRIDE"], "a bad value changes nothing that runs"
+
+
+END_SESSIONS = testing.Exec(["/usr/local/bin/indico-admin", "end-sessions"], stdout='{"sessions-ended": 3}\n')
+
+
+def with_end_sessions(state: testing.State) -> testing.State:
+    boxes = frozenset(
+        dataclasses.replace(c, execs=frozenset({END_SESSIONS})) if c.name == "indico" else c for c in state.containers
+    )
+    return dataclasses.replace(state, containers=boxes)
+
+
+def key_of(out: testing.State, container: str, service: str) -> str:
+    return str(out.get_container(container).plan.services[service].environment["INDICO_SECRET_KEY"])
+
+
+def test_rotate_secret_key_replaces_the_key_everywhere_and_ends_sessions(ctx: testing.Context) -> None:
+    running = ctx.run(ctx.on.config_changed(), full_state())
+    old = key_of(running, "indico", "indico")
+    out = ctx.run(ctx.on.action("rotate-secret-key"), with_end_sessions(running))
+    assert ctx.action_results == {"rotated": "true", "sessions-ended": "3"}
+    new = key_of(out, "indico", "indico")
+    assert new != old and len(new) >= 64
+    assert key_of(out, "celery", "celery-worker") == new
+    secret = next(s for s in out.secrets if s.label == "indico-secret-key")
+    assert secret.latest_content == {"secret-key": new}, "the shared secret carries the new key"
+    assert [c.command for c in ctx.exec_history["indico"]] == [list(END_SESSIONS.command_prefix)]
+
+    # Another unit (the secret's owner too, so no secret-changed) hears the new generation on the
+    # peer relation and restarts with the new key.
+    generation: dict[str, str] = dict(out.get_relation(PEER.id).local_app_data)
+    assert generation["secret-key-generation"] == "1"
+    unit_1 = testing.Context(IndicoCharm, charm_root=REPO / "charm", unit_id=1)
+    peer = dataclasses.replace(PEER, local_app_data=generation, peers_data={0: {}})
+    others = frozenset(r for r in running.relations if r.endpoint != PEER.endpoint)
+    follower = dataclasses.replace(running, leader=False, secrets=out.secrets, relations=others | {peer})
+    after = unit_1.run(unit_1.on.relation_changed(peer, remote_unit=0), follower)
+    assert key_of(after, "indico", "indico") == key_of(after, "celery", "celery-worker") == new
+
+
+def test_rotate_secret_key_only_on_the_leader(ctx: testing.Context) -> None:
+    running = ctx.run(ctx.on.config_changed(), full_state())
+    with pytest.raises(testing.ActionFailed, match="juju run indico/leader rotate-secret-key"):
+        ctx.run(ctx.on.action("rotate-secret-key"), dataclasses.replace(running, leader=False))
