@@ -273,6 +273,11 @@ class IndicoCharm(ops.CharmBase):
             option: desired.redact(error, config.customization_sources_url)
             for option, error in self._sync_external(config, refresh_external).items()
         }
+        if "enabled_plugins" in external_errors:
+            # Indico would refuse to start on it: what runs stays as it is.
+            return self._keep_running(
+                ops.BlockedStatus(f"invalid config option 'enabled_plugins': {external_errors['enabled_plugins']}")
+            )
         state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
         layers = workload.desired_layers(
             state, self.unit.is_leader(), outbound.log_targets(self), self._forwarders(), self._model_proxy()
@@ -389,7 +394,7 @@ class IndicoCharm(ops.CharmBase):
         """Plugins and customization in every Indico container; returns config option -> error."""
         errors: dict[str, str] = {}
         self._external_report = {}
-        environment = workload.proxy_environment(self._model_proxy())
+        environment = workload.external_environment(self._model_proxy(), config)
         for name in workload.EXTERNAL_CONTAINERS:
             synced = pebble_ops.sync_external(self.unit.get_container(name), config, refresh, environment)
             if synced is not None:

@@ -152,6 +152,9 @@ def sync_external(
                 if restart:
                     container.restart(*sorted(restart))
         outcome.errors.update(workload.external_errors(recorded))
+        unusable = workload.enabled_plugins_error(config, recorded)
+        if unusable:
+            outcome.errors["enabled_plugins"] = unusable
     except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
         logger.warning("Pebble in %s: %s", container.name, exc)
         return None

@@ -29,6 +29,7 @@ _CLAUSE = r"(===|==|!=|~=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+"
 PLUGIN_SPEC_RE = re.compile(
     rf"^({_NAME}({_CLAUSE}(,{_CLAUSE})*)?|({_NAME}@)?https://[^/\s]+/\S+?)(#sha256=[0-9a-f]{{64}})?$"
 )
+PLUGIN_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")  # Indico plugins' entry point names
 GIT_REF_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$")
 
 
@@ -59,6 +60,8 @@ class CharmConfig:
     smtp_allowed_senders: tuple[str, ...] = ()  # addresses and domains; empty: the integrator's sender
     smtp_sender_fallback: str = ""  # empty: the no-reply address
     site_settings: str = ""  # indico_config as INDICO_CONF_OVERRIDE (a Python literal); empty: none
+    enabled_plugins: tuple[str, ...] = ()  # of the installed external plugins; empty: all of them
+    pip_index_url: str = ""  # where external plugins come from; empty: pip's default
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -110,7 +113,23 @@ class CharmConfig:
             smtp_allowed_senders=allowed_senders(str(options.get("smtp_allowed_senders") or "")),
             smtp_sender_fallback=emails["smtp_sender_fallback"],
             site_settings=_site_settings(str(options.get("indico_config") or "")),
+            enabled_plugins=_plugin_names(str(options.get("enabled_plugins") or "")),
+            pip_index_url=_index_url(str(options.get("pip_index_url") or "").strip()),
         )
+
+
+def _plugin_names(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name for name in re.split(r"[\s,]+", value) if name))
+    for name in names:
+        if not PLUGIN_NAME_RE.match(name):
+            raise InvalidConfigError("enabled_plugins", f"{name!r} is not a plugin name (e.g. piwik, payment_paypal)")
+    return names
+
+
+def _index_url(url: str) -> str:
+    if url and (not GIT_URL_RE.match(url) or "@" in urlsplit(url).netloc):
+        raise InvalidConfigError("pip_index_url", f"{url!r} is not an https:// URL without credentials")
+    return url
 
 
 def _site_settings(text: str) -> str:

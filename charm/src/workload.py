@@ -41,6 +41,8 @@ def indico_environment(state: State) -> dict[str, str]:
         "INDICO_SMTP_SENDER_FALLBACK": config.smtp_sender_fallback,
         # Indico reads this after its config file: the operator's indico_config.
         "INDICO_CONF_OVERRIDE": config.site_settings,
+        # Of the plugins indico-external installed, these (empty: all).
+        "INDICO_EXTERNAL_PLUGINS_ENABLED": ",".join(config.enabled_plugins),
     }
     # Empty means "the rock's default"; a key is never left out, since Pebble would keep its old value.
     env.update(optional)
@@ -268,6 +270,25 @@ def external_errors(recorded: dict[str, Any] | None) -> dict[str, str]:
         if error:
             errors[option] = str(error)
     return errors
+
+
+def enabled_plugins_error(config: CharmConfig, recorded: dict[str, Any] | None) -> str:
+    """Why enabled_plugins cannot be applied (names no installed package provides); empty if it can."""
+    if not config.enabled_plugins:
+        return ""
+    installed = sorted(((recorded or {}).get("plugins") or {}).get("enabled") or [])
+    unknown = [name for name in config.enabled_plugins if name not in installed]
+    if not unknown:
+        return ""
+    return (
+        f"{', '.join(unknown)} not installed (installed: {', '.join(installed) or 'none'}; "
+        "external_plugins installs them)"
+    )
+
+
+def external_environment(proxy: ModelProxy, config: CharmConfig) -> dict[str, str]:
+    """indico-external's whole environment: the model's proxy and the operator's package index."""
+    return {**proxy_environment(proxy), **({"PIP_INDEX_URL": config.pip_index_url} if config.pip_index_url else {})}
 
 
 def external_sync_command(config: CharmConfig, refresh: bool) -> list[str]:

@@ -216,3 +216,14 @@ def test_saml_and_openid_connect_side_by_side(monkeypatch: pytest.MonkeyPatch) -
 def test_a_saml_provider_without_a_sign_on_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match=r"^INDICO_SAML_IDP_SSO_URL"):
         load(monkeypatch, **{**SAML, "INDICO_SAML_IDP_SSO_URL": ""})
+
+
+def test_of_the_installed_plugins_only_the_chosen_are_enabled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text('{"plugins": {"enabled": ["piwik", "payment_paypal", "vc_zoom"]}}')
+    every = load(monkeypatch, INDICO_EXTERNAL_STATE=str(state), INDICO_EXTERNAL_PLUGINS_ENABLED="")
+    assert every["PLUGINS"] == {"piwik", "payment_paypal", "vc_zoom"}
+    chosen = load(monkeypatch, INDICO_EXTERNAL_STATE=str(state), INDICO_EXTERNAL_PLUGINS_ENABLED="piwik, vc_zoom")
+    assert chosen["PLUGINS"] == {"piwik", "vc_zoom"}
+    with pytest.raises(RuntimeError, match=r"not installed: paypal \(installed: payment_paypal, piwik, vc_zoom\)"):
+        load(monkeypatch, INDICO_EXTERNAL_STATE=str(state), INDICO_EXTERNAL_PLUGINS_ENABLED="paypal")

@@ -277,3 +277,48 @@ def test_an_unusable_secret_blocks_naming_the_option(
     out = ctx.run(ctx.on.config_changed(), state)
     assert isinstance(out.unit_status, testing.BlockedStatus)
     assert "customization_sources_secret" in out.unit_status.message and reason in out.unit_status.message
+
+
+def test_enabled_plugins_reach_indico_and_celery(ctx: testing.Context, tmp_path: Path) -> None:
+    for name in ("indico", "celery"):
+        record(tmp_path / name, SPECS, "https://git.example/c.git")
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={**CONFIG, "enabled_plugins": "piwik"}))
+    assert out.unit_status == ACTIVE
+    for container, service in (("indico", "indico"), ("celery", "celery-worker")):
+        env = out.get_container(container).plan.services[service].environment
+        assert env["INDICO_EXTERNAL_PLUGINS_ENABLED"] == "piwik"
+
+
+def test_a_plugin_no_package_provides_blocks_listing_the_installed_ones(ctx: testing.Context, tmp_path: Path) -> None:
+    for name in ("indico", "celery"):
+        record(tmp_path / name, SPECS, "https://git.example/c.git")
+    running = ctx.run(ctx.on.config_changed(), state_with(tmp_path))
+    typo = dataclasses.replace(running, config={**CONFIG, "enabled_plugins": "piwik, paypal"})
+    out = ctx.run(ctx.on.config_changed(), typo)
+    assert out.unit_status == testing.BlockedStatus(
+        "invalid config option 'enabled_plugins': paypal not installed (installed: piwik; "
+        "external_plugins installs them)"
+    )
+    env = out.get_container("indico").plan.services["indico"].environment
+    assert env["INDICO_EXTERNAL_PLUGINS_ENABLED"] == "", "Indico would refuse to start: what runs is kept"
+
+
+def test_the_operators_index_reaches_pip_and_nothing_else(ctx: testing.Context, tmp_path: Path) -> None:
+    index = "https://pypi.mirror.example.org/simple/"
+    state = state_with(tmp_path, frozenset({testing.Exec(SYNC, stdout=REPORT)}), {**CONFIG, "pip_index_url": index})
+    out = ctx.run(ctx.on.config_changed(), state)
+    assert ctx.exec_history["indico"][0].environment["PIP_INDEX_URL"] == index
+    assert "PIP_INDEX_URL" not in out.get_container("indico").plan.services["indico"].environment
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("pip_index_url", "http://pypi.mirror.example.org/simple/"),
+        ("pip_index_url", "https://user:token@pypi.mirror.example.org/simple/"),
+        ("enabled_plugins", "piwik, Payment-PayPal"),
+    ],
+)
+def test_a_bad_plugin_option_blocks_naming_it(ctx: testing.Context, tmp_path: Path, option: str, value: str) -> None:
+    out = ctx.run(ctx.on.config_changed(), state_with(tmp_path, config={**CONFIG, option: value}))
+    assert out.unit_status.name == "blocked" and f"'{option}'" in out.unit_status.message
