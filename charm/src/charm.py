@@ -280,7 +280,12 @@ class IndicoCharm(ops.CharmBase):
             )
         state, missing = self._desired_state(config, ingress_url, bucket, mail, sign_in, saml_idp)
         layers = workload.desired_layers(
-            state, self.unit.is_leader(), outbound.log_targets(self), self._forwarders(), self._model_proxy()
+            state,
+            self.unit.is_leader(),
+            outbound.log_targets(self),
+            self._forwarders(),
+            self._model_proxy(),
+            str(config.request_timeout),
         )
         try:
             unreachable = self._apply(layers, workload.desired_files(state))

@@ -62,6 +62,7 @@ class CharmConfig:
     site_settings: str = ""  # indico_config as INDICO_CONF_OVERRIDE (a Python literal); empty: none
     enabled_plugins: tuple[str, ...] = ()  # of the installed external plugins; empty: all of them
     pip_index_url: str = ""  # where external plugins come from; empty: pip's default
+    request_timeout: int = 900  # seconds, uWSGI's harakiri; NGINX waits 5 s longer
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CharmConfig:
@@ -115,7 +116,14 @@ class CharmConfig:
             site_settings=_site_settings(str(options.get("indico_config") or "")),
             enabled_plugins=_plugin_names(str(options.get("enabled_plugins") or "")),
             pip_index_url=_index_url(str(options.get("pip_index_url") or "").strip()),
+            request_timeout=_request_timeout(options.get("request_timeout", 900)),
         )
+
+
+def _request_timeout(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 30 <= value <= 86400:
+        raise InvalidConfigError("request_timeout", f"{value!r} is not a number of seconds from 30 to 86400")
+    return value
 
 
 def _plugin_names(value: str) -> tuple[str, ...]:

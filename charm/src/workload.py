@@ -30,6 +30,7 @@ def indico_environment(state: State) -> dict[str, str]:
         "INDICO_ENABLE_ROOMBOOKING": "true" if config.enable_roombooking else "false",
         "INDICO_CUSTOMIZATION_DEBUG": "true" if config.customization_debug else "false",
         "UWSGI_PROCESSES": str(config.uwsgi_processes),
+        "INDICO_REQUEST_TIMEOUT": str(config.request_timeout),
         "CELERY_CONCURRENCY": str(config.celery_concurrency),
     }
     optional = {
@@ -114,7 +115,9 @@ def _made_alive() -> dict[str, str]:
     return {"override": "merge", "level": "alive"}
 
 
-def base_layers(trusted_proxies: str = "", proxy: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+def base_layers(
+    trusted_proxies: str = "", proxy: dict[str, str] | None = None, request_timeout: str = ""
+) -> dict[str, dict[str, Any]]:
     """What needs neither relations nor config: NGINX (with /health) and both exporters.
 
     Part of every layer the charm applies (desired_layers). The rocks' checks are all `ready`
@@ -123,6 +126,7 @@ def base_layers(trusted_proxies: str = "", proxy: dict[str, str] | None = None) 
     their checks `alive`, so a hung NGINX or exporter restarts the pod from then on.
     NGINX believes X-Forwarded-* only from `trusted_proxies` (the ingress's units; empty: the
     rock's default, loopback alone). `proxy`: the model's proxy settings (workload_proxy).
+    `request_timeout`: the request_timeout option, which NGINX follows (empty: the rock's default).
     """
     proxy = proxy or {}
     return {
@@ -144,7 +148,10 @@ def base_layers(trusted_proxies: str = "", proxy: dict[str, str] | None = None) 
                 "nginx": {
                     "override": "merge",
                     "startup": "enabled",
-                    "environment": {"NGINX_TRUSTED_PROXIES": trusted_proxies},
+                    "environment": {
+                        "NGINX_TRUSTED_PROXIES": trusted_proxies,
+                        "INDICO_REQUEST_TIMEOUT": request_timeout,
+                    },
                 },
                 "nginx-prometheus-exporter": {"override": "merge", "startup": "enabled", "environment": proxy},
             },
@@ -159,6 +166,7 @@ def desired_layers(
     log_targets: dict[str, dict[str, Any]] | None = None,
     trusted_proxies: str = "",
     model_proxy: ModelProxy | None = None,
+    request_timeout: str = "",
 ) -> dict[str, dict[str, Any]]:
     """Container name -> the charm's layer for it: the base layer, plus Indico and Celery.
 
@@ -169,7 +177,7 @@ def desired_layers(
     web = {"statsd-exporter", "indico"} if state is not None else {"statsd-exporter"}
     celery = set() if state is None else {"celery-worker", "celery-beat"} if is_leader else {"celery-worker"}
     proxy = workload_proxy(model_proxy or ModelProxy(), state)
-    layers = base_layers(trusted_proxies, proxy)
+    layers = base_layers(trusted_proxies, proxy, request_timeout)
     layers["indico"]["services"] = _services(web, env, proxy)
     layers["celery"]["services"] = _services(celery, env, proxy)
     # The worker's heartbeat check: never in the indico container (no worker there under Juju);

@@ -291,3 +291,10 @@ def test_rotate_secret_key_only_on_the_leader(ctx: testing.Context) -> None:
     running = ctx.run(ctx.on.config_changed(), full_state())
     with pytest.raises(testing.ActionFailed, match="juju run indico/leader rotate-secret-key"):
         ctx.run(ctx.on.action("rotate-secret-key"), dataclasses.replace(running, leader=False))
+
+
+def test_one_request_timeout_drives_uwsgi_and_nginx(ctx: testing.Context) -> None:
+    out = ctx.run(ctx.on.config_changed(), full_state(config={"request_timeout": 1800}))
+    web = out.get_container("indico").plan.services["indico"].environment
+    nginx = out.get_container("indico-nginx").plan.services["nginx"].environment
+    assert web["INDICO_REQUEST_TIMEOUT"] == nginx["INDICO_REQUEST_TIMEOUT"] == "1800"

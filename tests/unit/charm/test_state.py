@@ -27,6 +27,8 @@ def test_defaults_are_valid() -> None:
         ("uwsgi_processes", 0),
         ("celery_concurrency", 65),
         ("uwsgi_processes", True),
+        ("request_timeout", 10),
+        ("request_timeout", "900"),
         ("external_plugins", "-r requirements.txt"),
         ("external_plugins", "ok-plugin,--extra-index-url=https://x"),
         ("customization_sources_url", "/srv/custom"),

@@ -1,0 +1,78 @@
+"""One request timeout for both rocks (INDICO_REQUEST_TIMEOUT, the charm's request_timeout): uWSGI
+ends a request at the timeout, and NGINX, which waits 5 s longer, passes on uWSGI's answer. A
+request is held by a real lock: PostgreSQL keeps Indico's users table locked while it runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import docker
+import docker.models.containers
+import pytest
+
+from rockbuild.builder import BuiltRock
+from tests.image import indico_site
+from tests.image.conftest import exec_text, wait_for
+from tests.image.services import Postgres, Redis
+from tests.image.test_indico_rocks import indico_env, logs
+
+TIMEOUT = 8  # seconds; the default is 900
+DATABASE = "indico_request_timeout"
+
+
+@pytest.fixture(scope="module")
+def site(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing_services: tuple[Postgres, Redis]
+) -> Iterator[tuple[docker.models.containers.Container, docker.models.containers.Container, Postgres]]:
+    postgres, redis = backing_services
+    shared = {"INDICO_REQUEST_TIMEOUT": str(TIMEOUT)}  # one setting, given to both rocks
+    indico = docker_client.containers.run(
+        rocks["indico"].image,
+        detach=True,
+        network_mode="host",
+        environment=indico_env(postgres, redis, DATABASE) | shared,
+    )
+    nginx = docker_client.containers.run(
+        rocks["indico-nginx"].image,
+        detach=True,
+        network_mode="host",
+        environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1", **shared},
+    )
+    try:
+        wait_for(lambda: indico_site.Browser().get("/bootstrap").status_code == 200, 300, "Indico through NGINX")
+        yield indico, nginx, postgres
+    finally:
+        indico.remove(force=True)
+        nginx.remove(force=True)
+
+
+def test_nginx_waits_five_seconds_longer_than_uwsgi(
+    site: tuple[object, docker.models.containers.Container, Postgres],
+) -> None:
+    _, nginx, _ = site
+    config = exec_text(nginx, ["cat", "/tmp/nginx/nginx.conf"])
+    assert f"proxy_read_timeout {TIMEOUT + 5}s;" in config and f"proxy_send_timeout {TIMEOUT + 5}s;" in config
+
+
+def test_a_request_longer_than_the_timeout_is_ended_by_uwsgi_not_abandoned_by_nginx(
+    site: tuple[docker.models.containers.Container, object, Postgres],
+) -> None:
+    indico, _, postgres = site
+    hold = TIMEOUT + 12
+    locker = threading.Thread(
+        target=postgres.psql,
+        args=(f"BEGIN; LOCK TABLE users.users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({hold}); COMMIT;", DATABASE),
+    )
+    locker.start()
+    try:
+        time.sleep(1)  # the lock is taken
+        started = time.monotonic()
+        answer = indico_site.Browser().get("/bootstrap")  # reads users.users: waits on the lock
+        took = time.monotonic() - started
+    finally:
+        locker.join(hold + 30)
+    assert answer.status_code == 502, answer.status_code
+    assert TIMEOUT - 1 <= took < TIMEOUT + 5, f"answered after {took:.1f} s: not uWSGI's harakiri"
+    assert "HARAKIRI" in logs(indico), "uWSGI ended the request"
