@@ -33,7 +33,6 @@ import pytest
 from rockbuild.builder import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image import external_sources as ext
-from tests.image import indico_site
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis
 
@@ -286,19 +285,6 @@ def test_with_mail_off_the_worker_drops_mail_and_keeps_none(app: App) -> None:
     assert grown < 8 * 1024, f"the worker grew by {grown} KiB over 2000 mails"
     dropped = [line for line in logs(app.indico).splitlines() if "mail is off" in line and "bulk 1999" in line]
     assert len(dropped) == 1 and "p1999@example.org" not in dropped[0], "one line per mail, no address in it"
-
-
-def test_end_sessions_signs_everyone_out(app: App) -> None:
-    """What the charm's rotate-secret-key runs: Indico's sessions live in Redis under keys the
-    secret key does not protect, so a new key alone would leave everyone signed in."""
-    indico_site.create_admin(app.indico)
-    browser = indico_site.Browser()
-    browser.log_in()
-    assert browser.get("/user/dashboard/", allow_redirects=False).status_code == 200, "signed in"
-    result = json.loads(exec_text(app.indico, ["indico-admin", "end-sessions"]).strip().splitlines()[-1])
-    assert result["sessions-ended"] >= 1
-    after = browser.get("/user/dashboard/", allow_redirects=False)
-    assert after.status_code == 302 and "/login/" in after.headers["Location"], "signed out"
 
 
 def test_celery_yields_the_cpu_to_uwsgi(app: App) -> None:

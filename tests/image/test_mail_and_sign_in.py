@@ -65,13 +65,15 @@ class Received:
 
 @dataclass
 class Recorder:
-    """A relay that accepts mail only from SENDER, as a relay that restricts senders does."""
+    """Keeps what it is sent; with `only_sender`, refuses every other sender, as a relay that
+    restricts senders does."""
 
     received: list[Received] = field(default_factory=list)
     refused_senders: list[str] = field(default_factory=list)
+    only_sender: str | None = None
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        if address != SENDER:
+        if self.only_sender is not None and address != self.only_sender:
             self.refused_senders.append(address)
             return "550 5.7.1 Sender address rejected: not owned by this relay"
         envelope.mail_from = address
@@ -120,7 +122,7 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Reco
     (tmp_path / "ca.crt").chmod(0o644)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(tmp_path / "ca.crt", tmp_path / "key")
-    recorder = Recorder()
+    recorder = Recorder(only_sender=SENDER)
     port = free_port()
     controller = Controller(
         recorder,

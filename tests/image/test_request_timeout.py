@@ -4,6 +4,8 @@ request is held by a real lock: PostgreSQL keeps Indico's users table locked whi
 
 from __future__ import annotations
 
+import io
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ import pytest
 
 from rockbuild.builder import BuiltRock
 from tests.image import indico_site
-from tests.image.conftest import exec_text, wait_for
+from tests.image.conftest import wait_for
 from tests.image.services import Postgres, Redis
 from tests.image.test_indico_rocks import indico_env, logs
 
@@ -52,7 +54,11 @@ def test_nginx_waits_five_seconds_longer_than_uwsgi(
     site: tuple[object, docker.models.containers.Container, Postgres],
 ) -> None:
     _, nginx, _ = site
-    config = exec_text(nginx, ["cat", "/tmp/nginx/nginx.conf"])
+    stream, _ = nginx.get_archive("/tmp/nginx/nginx.conf")  # the chiselled rock has no cat
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        member = tar.extractfile("nginx.conf")
+        assert member is not None
+        config = member.read().decode()
     assert f"proxy_read_timeout {TIMEOUT + 5}s;" in config and f"proxy_send_timeout {TIMEOUT + 5}s;" in config
 
 

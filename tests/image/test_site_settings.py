@@ -1,18 +1,21 @@
 """An operator's indico_config, as the charm hands it over (INDICO_CONF_OVERRIDE), on the real
-Indico of the rock: the pages show the operator's logo and the registration page is closed. And the
-charm's list of Indico's settings is the rock's Indico's own."""
+Indico of the rock: the pages show the operator's logo and the registration page is closed. The
+charm's list of Indico's settings is the rock's Indico's own. And what rotate-secret-key runs
+after the new key, `indico-admin end-sessions`, signs everyone out."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 
 import docker
+import docker.models.containers
 import pytest
 
 from rockbuild.builder import BuiltRock
 from tests.image import indico_site
-from tests.image.conftest import wait_for
+from tests.image.conftest import exec_text, wait_for
 from tests.image.juju_pod import REPO
 from tests.image.services import Postgres, Redis
 from tests.image.test_indico_rocks import indico_env
@@ -45,7 +48,7 @@ def test_the_charms_list_of_settings_is_the_rocks_indicos(
 @pytest.fixture(scope="module")
 def site(
     docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing_services: tuple[Postgres, Redis]
-) -> Iterator[None]:
+) -> Iterator[docker.models.containers.Container]:
     postgres, redis = backing_services
     config = state.CharmConfig.from_options(
         {"uwsgi_processes": 2, "celery_concurrency": 1, "indico_config": OPERATOR_YAML}
@@ -63,19 +66,31 @@ def site(
     try:
         wait_for(lambda: indico_site.Browser().get("/login/").status_code == 200, 300, "Indico to answer through NGINX")
         indico_site.create_admin(started[0])  # past the first-run page
-        yield
+        yield started[0]
     finally:
         for container in started:
             container.remove(force=True)
 
 
-def test_the_operators_logo_is_on_every_page(site: None) -> None:
+def test_the_operators_logo_is_on_every_page(site: docker.models.containers.Container) -> None:
     page = indico_site.Browser().get("/")
     assert page.status_code == 200
     assert f'src="{LOGO}"' in page.text, "the header's logo is the operator's"
 
 
-def test_local_registration_is_closed(site: None) -> None:
+def test_local_registration_is_closed(site: docker.models.containers.Container) -> None:
     browser = indico_site.Browser()
     assert browser.get("/register/").status_code == 403
     assert "/register/" not in browser.get("/login/").text, "the login page offers no sign-up"
+
+
+def test_end_sessions_signs_everyone_out(site: docker.models.containers.Container) -> None:
+    """What the charm's rotate-secret-key runs: Indico's sessions live in Redis under keys the
+    secret key does not protect, so a new key alone would leave everyone signed in."""
+    browser = indico_site.Browser()
+    browser.log_in()
+    assert browser.get("/user/dashboard/", allow_redirects=False).status_code == 200, "signed in"
+    result = json.loads(exec_text(site, ["indico-admin", "end-sessions"]).strip().splitlines()[-1])
+    assert result["sessions-ended"] >= 1
+    after = browser.get("/user/dashboard/", allow_redirects=False)
+    assert after.status_code == 302 and "/login/" in after.headers["Location"], "signed out"
