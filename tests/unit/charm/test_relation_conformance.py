@@ -213,6 +213,19 @@ def test_traefik_accepts_the_request_for_the_app_port_and_pod(ctx: testing.Conte
     assert out.opened_ports == frozenset({testing.TCPPort(8080)})
 
 
+def test_only_the_leader_writes_the_ingress_request(ctx: testing.Context) -> None:
+    """Juju refuses a non-leader's write to the application databag and fails the hook."""
+    database, secrets = _database()
+    ingress = testing.Relation("ingress", "ingress", remote_app_name="traefik")
+    state = dataclasses.replace(
+        _full_state(database, providers.redis_relation(), ingress, secrets=secrets), leader=False
+    )
+    out = ctx.run(ctx.on.relation_created(ingress), state)
+    sent = out.get_relation(ingress.id)
+    assert dict(sent.local_app_data) == {}, "the application's request is the leader's"
+    assert sent.local_unit_data.get("host"), "every unit publishes its own address"
+
+
 def test_ingress_request_validates_against_the_published_spec(ctx: testing.Context) -> None:
     spec = providers.spec_module("ingress", "v2")
     out, _ = ingress_exchange(ctx)
@@ -362,6 +375,16 @@ def test_without_a_model_proxy_the_proxy_variables_are_emptied(
     for container in ("indico", "celery"):
         env = env_of(out, container)
         assert all(env[name] == "" for name in ("HTTP_PROXY", "https_proxy", "NO_PROXY")), env
+
+
+def test_a_bucket_name_s3_cannot_have_blocks_and_names_it(ctx: testing.Context) -> None:
+    """S3 bucket names are at most 63 characters; Indico would fail on every upload."""
+    out, _, _ = s3_exchange(ctx, {**INTEGRATOR, "bucket": "b" * 64})
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert "longer than 63 characters" in out.unit_status.message
+    assert env_of(out, "indico").get("INDICO_S3_BUCKET", "") == ""
+    out, _, _ = s3_exchange(ctx, {**INTEGRATOR, "bucket": "b" * 63})
+    assert env_of(out, "indico")["INDICO_S3_BUCKET"] == "b" * 63
 
 
 def test_s3_credentials_indico_cannot_carry_block_and_name_the_key(ctx: testing.Context) -> None:
