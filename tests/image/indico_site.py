@@ -6,14 +6,19 @@ inside the web container, through Indico's own Python API; everything measured g
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import docker
 import docker.models.containers
 import requests
 
-from tests.image.conftest import exec_text
+from rockbuild.builder import BuiltRock
+from tests.image.conftest import exec_text, wait_for
 
 NGINX = "http://localhost:8080"  # the Host Indico's BASE_URL names; NGINX listens on loopback
 ADMIN_EMAIL = "files-admin@example.org"
@@ -121,3 +126,31 @@ class Browser:
                 assert download.status_code == 200, f"package download answered {download.status_code}"
                 return download.content
         raise AssertionError(f"the material package task {task} did not finish within {timeout}s")
+
+
+@contextlib.contextmanager
+def running_site(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    env: dict[str, str],
+    nginx_env: dict[str, str] | None = None,
+    ready_path: str = "/login/",
+    **indico_options: Any,
+) -> Iterator[docker.models.containers.Container]:
+    """The indico rock (with `env`) behind the indico-nginx rock on loopback, both on the host's
+    network as in a pod, once `ready_path` answers 200 through NGINX; the indico container."""
+    indico = docker_client.containers.run(
+        rocks["indico"].image, detach=True, network_mode="host", environment=env, **indico_options
+    )
+    nginx = docker_client.containers.run(
+        rocks["indico-nginx"].image,
+        detach=True,
+        network_mode="host",
+        environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1", **(nginx_env or {})},
+    )
+    try:
+        wait_for(lambda: Browser().get(ready_path).status_code == 200, 300, "Indico to answer through NGINX")
+        yield indico
+    finally:
+        indico.remove(force=True)
+        nginx.remove(force=True)

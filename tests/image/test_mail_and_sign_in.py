@@ -274,29 +274,10 @@ def site(
         "INDICO_SAML_IDP_SSO_BINDING": "Redirect",
         "INDICO_SAML_IDP_CERTIFICATES": "".join((certificates / "ca.crt").read_text().splitlines()[1:-1]),
     }
-    started = [
-        docker_client.containers.run(
-            rocks["indico"].image,
-            detach=True,
-            network_mode="host",
-            environment=env,
-            volumes={str(certificates / "ca.crt"): {"bind": CA_PATH, "mode": "ro"}},
-        ),
-        docker_client.containers.run(
-            rocks["indico-nginx"].image,
-            detach=True,
-            network_mode="host",
-            environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
-        ),
-    ]
-    try:
-        browser = indico_site.Browser()
-        wait_for(lambda: browser.get("/login/").status_code == 200, 300, "Indico to answer through NGINX")
-        indico_site.create_admin(started[0])
-        yield Site(started[0], recorder, openid_provider)
-    finally:
-        for container in started:
-            container.remove(force=True)
+    ca = {str(certificates / "ca.crt"): {"bind": CA_PATH, "mode": "ro"}}
+    with indico_site.running_site(docker_client, rocks, env, volumes=ca) as indico:
+        indico_site.create_admin(indico)
+        yield Site(indico, recorder, openid_provider)
 
 
 def test_a_password_reset_mail_goes_out_over_starttls_with_the_login_and_sender(site: Site) -> None:

@@ -20,7 +20,6 @@ import pytest
 
 from rockbuild.builder import BuiltRock
 from tests.image import indico_site
-from tests.image.conftest import wait_for
 from tests.image.forward_proxy import ForwardProxy, forward_proxy
 from tests.image.juju_pod import REPO
 from tests.image.services import Postgres, Redis, free_port
@@ -67,25 +66,11 @@ def test_oidc_discovery_goes_through_the_models_proxy_and_the_database_does_not(
             # What the charm gives every service for `juju model-config juju-http(s)-proxy=...`.
             **workload.workload_proxy(ModelProxy(http=proxy, https=proxy, no_proxy="10.0.0.0/8"), None),
         }
-        started = [
-            docker_client.containers.run(rocks["indico"].image, detach=True, network_mode="host", environment=env),
-            docker_client.containers.run(
-                rocks["indico-nginx"].image,
-                detach=True,
-                network_mode="host",
-                environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
-            ),
-        ]
-        try:
-            browser = indico_site.Browser()
-            wait_for(lambda: browser.get("/login/").status_code == 200, 300, "Indico to answer through NGINX")
-            redirect = browser.get("/login/oidc/", allow_redirects=False)
+        with indico_site.running_site(docker_client, rocks, env):
+            redirect = indico_site.Browser().get("/login/oidc/", allow_redirects=False)
             assert redirect.status_code == 302, redirect.status_code
             target = urllib.parse.urlsplit(redirect.headers["Location"])
             assert f"{target.scheme}://{target.netloc}{target.path}" == f"{issuer}/oauth2/auth"
-        finally:
-            for container in started:
-                container.remove(force=True)
         seen = list(ForwardProxy.seen)
     assert f"GET {PROVIDER_HOST}:{provider_port} /.well-known/openid-configuration" in seen
     direct = [entry for entry in seen if PROVIDER_HOST not in entry]

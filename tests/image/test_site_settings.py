@@ -15,7 +15,7 @@ import pytest
 
 from rockbuild.builder import BuiltRock
 from tests.image import indico_site
-from tests.image.conftest import exec_text, wait_for
+from tests.image.conftest import exec_text
 from tests.image.juju_pod import REPO
 from tests.image.services import Postgres, Redis
 from tests.image.test_indico_rocks import indico_env
@@ -54,22 +54,9 @@ def site(
         {"uwsgi_processes": 2, "celery_concurrency": 1, "indico_config": OPERATOR_YAML}
     )
     env = indico_env(postgres, redis, "indico_site_settings") | {"INDICO_CONF_OVERRIDE": config.site_settings}
-    started = [
-        docker_client.containers.run(rocks["indico"].image, detach=True, network_mode="host", environment=env),
-        docker_client.containers.run(
-            rocks["indico-nginx"].image,
-            detach=True,
-            network_mode="host",
-            environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
-        ),
-    ]
-    try:
-        wait_for(lambda: indico_site.Browser().get("/login/").status_code == 200, 300, "Indico to answer through NGINX")
-        indico_site.create_admin(started[0])  # past the first-run page
-        yield started[0]
-    finally:
-        for container in started:
-            container.remove(force=True)
+    with indico_site.running_site(docker_client, rocks, env) as indico:
+        indico_site.create_admin(indico)  # past the first-run page
+        yield indico
 
 
 def test_the_operators_logo_is_on_every_page(site: docker.models.containers.Container) -> None:
