@@ -42,13 +42,14 @@ def apply_layer(container: ops.Container, layer: dict[str, Any], files: dict[str
         stop = workload.services_to_stop(layer, _running(container))
         if stop:
             container.stop(*sorted(stop))
-        checks = workload.checks_to_stop(layer, _running_checks(container))
-        if checks:
-            container.stop_checks(*sorted(checks))
-        inactive_checks = set(container.get_checks()) - _running_checks(container)
-        start = workload.checks_to_start(layer, inactive_checks)
-        if start:
-            container.start_checks(*sorted(start))
+        checks = container.get_checks()
+        running_checks = {name for name, info in checks.items() if info.status != ops.pebble.CheckStatus.INACTIVE}
+        stop_checks = workload.checks_to_stop(layer, running_checks)
+        if stop_checks:
+            container.stop_checks(*sorted(stop_checks))
+        start_checks = workload.checks_to_start(layer, set(checks) - running_checks)
+        if start_checks:
+            container.start_checks(*sorted(start_checks))
     except ops.pebble.ConnectionError as exc:
         logger.warning("Pebble in %s: %s", container.name, exc)
         return False
@@ -111,10 +112,6 @@ def read_workload(container: ops.Container) -> WorkloadFacts | None:
 def _value(status: object) -> str:
     """An ops enum's value, or Pebble's own word where ops has no member for it (e.g. `backoff`)."""
     return str(getattr(status, "value", status))
-
-
-def _running_checks(container: ops.Container) -> set[str]:
-    return {name for name, info in container.get_checks().items() if info.status != ops.pebble.CheckStatus.INACTIVE}
 
 
 def _first_line(exc: Exception) -> str:

@@ -102,10 +102,10 @@ def _services(enabled: set[str], env: dict[str, str] | None, proxy: dict[str, st
     services: dict[str, Any] = {}
     for name in INDICO_SERVICES:
         service: dict[str, Any] = {"override": "merge", "startup": "enabled" if name in enabled else "disabled"}
-        if env is not None and name != "statsd-exporter":
-            service["environment"] = {**env, **proxy}
-        elif name == "statsd-exporter":
+        if name == "statsd-exporter":  # Indico's settings are not the exporter's business
             service["environment"] = proxy
+        elif env is not None:
+            service["environment"] = {**env, **proxy}
         services[name] = service
     return services
 
