@@ -1,21 +1,25 @@
 """The one module that talks to the workload containers, through Pebble. The charm decides what
-(workload.py); these functions apply it to one container each, and the pod test runs them
+(workload.py, external.py); these functions apply it to one container each, and the pod test runs them
 against the rocks' real Pebble."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import archive
 import ops
 import workload
-from actions import ActionFailedError
-from state import CharmConfig
 
 logger = logging.getLogger(__name__)
+
+MIGRATION_RECORD = "/var/lib/indico/migration.json"  # written by the rock's indico-migrate
+
+
+class ActionFailedError(Exception):
+    """An action's step failed; the message is what the action reports."""
 
 
 class LayerError(Exception):
@@ -101,7 +105,7 @@ def read_workload(container: ops.Container) -> WorkloadFacts | None:
         migration = None
         if container.name == "indico":
             try:
-                migration = dict(json.loads(container.pull(workload.MIGRATION_RECORD).read()))
+                migration = dict(json.loads(container.pull(MIGRATION_RECORD).read()))
             except (ops.pebble.PathError, ValueError, TypeError):
                 migration = None
     except ops.pebble.ConnectionError:
@@ -119,45 +123,6 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-@dataclass
-class ExternalSync:
-    """What one container's indico-external reported: `report` is empty when nothing had to run."""
-
-    report: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-def sync_external(
-    container: ops.Container, config: CharmConfig, refresh: bool, environment: dict[str, str]
-) -> ExternalSync | None:
-    """Have the rock's indico-external install the plugins and customization that config asks for,
-    only when its record differs (or on refresh); restart the services running Indico code after
-    a change. None when the container's Pebble is not reachable (yet)."""
-    if not container.can_connect():
-        return None
-    outcome = ExternalSync()
-    try:
-        recorded = _external_record(container)
-        if refresh or workload.external_sync_needed(config, recorded):
-            command = workload.external_sync_command(config, refresh)
-            outcome.report = _run_external_sync(container, command, workload.external_sync_input(config), environment)
-            recorded = _external_record(container)
-            if outcome.report.get("error") and not workload.external_errors(recorded):
-                outcome.errors["external_plugins"] = outcome.report["error"]
-            if "true" in (outcome.report["plugins-changed"], outcome.report["customization-changed"]):
-                restart = _running(container) & workload.INDICO_CODE_SERVICES
-                if restart:
-                    container.restart(*sorted(restart))
-        outcome.errors.update(workload.external_errors(recorded))
-        unusable = workload.enabled_plugins_error(config, recorded)
-        if unusable:
-            outcome.errors["enabled_plugins"] = unusable
-    except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
-        logger.warning("Pebble in %s: %s", container.name, exc)
-        return None
-    return outcome
-
-
 def _inactive(container: ops.Container) -> set[str]:
     return {
         name for name, info in container.get_services().items() if info.current == ops.pebble.ServiceStatus.INACTIVE
@@ -168,36 +133,47 @@ def _running(container: ops.Container) -> set[str]:
     return {name for name, info in container.get_services().items() if info.is_running()}
 
 
-def _external_record(container: ops.Container) -> dict[str, Any] | None:
+class Unreachable(Exception):
+    """Pebble cannot be reached (yet), or could not finish a change: the next event retries."""
+
+
+def read_json(container: ops.Container, path: str) -> dict[str, Any] | None:
+    """A JSON object the rock keeps in the container; None when it is missing or unreadable."""
     try:
-        return dict(json.loads(container.pull(workload.EXTERNAL_STATE).read()))
+        return dict(json.loads(container.pull(path).read()))
     except (ops.pebble.PathError, ValueError, TypeError):
         return None
+    except ops.pebble.ConnectionError as exc:
+        raise Unreachable(str(exc)) from exc
 
 
-def _run_external_sync(
-    container: ops.Container, command: list[str], stdin: str, environment: dict[str, str]
-) -> dict[str, str]:
-    """As the indico service's user, but not in its context: pip, git and any package's build
-    script get the proxy settings, never the site's secrets (database password, secret key...)."""
+def run_as(
+    container: ops.Container, command: list[str], *, user: str, environment: dict[str, str], stdin: str, timeout: float
+) -> tuple[str, str]:
+    """Run a rock's tool as `user`, outside any service's context, with exactly `environment`:
+    (stdout, the error's last line or "")."""
     try:
-        process = container.exec(
-            command,
-            user=workload.INDICO_USER,
-            group=workload.INDICO_USER,
-            environment=environment,
-            stdin=stdin,
-            timeout=900,
-        )
+        process = container.exec(command, user=user, group=user, environment=environment, stdin=stdin, timeout=timeout)
         stdout, _ = process.wait_output()
-        error = ""
+        return stdout, ""
     except ops.pebble.ExecError as exc:
         lines = str(exc.stderr or "").strip().splitlines()
-        stdout, error = str(exc.stdout or ""), lines[-1] if lines else str(exc)
+        return str(exc.stdout or ""), lines[-1] if lines else str(exc)
     except ops.pebble.APIError as exc:
-        stdout = ""
-        error = f"Pebble could not run {workload.EXTERNAL_TOOL} (is the indico-image resource current?): {exc}"
-    return workload.external_report(stdout, error)
+        return "", f"Pebble could not run {command[0]} (is the indico-image resource current?): {exc}"
+    except ops.pebble.ConnectionError as exc:
+        raise Unreachable(str(exc)) from exc
+
+
+def restart_running(container: ops.Container, services: frozenset[str] | set[str]) -> None:
+    """Restart those of `services` that run (a stopped one stays stopped)."""
+    try:
+        restart = _running(container) & services
+        if restart:
+            container.restart(*sorted(restart))
+    except (ops.pebble.ConnectionError, ops.pebble.ChangeError) as exc:
+        logger.warning("Pebble in %s: %s", container.name, exc)
+        raise Unreachable(str(exc)) from exc
 
 
 ADMIN_TOOL = "/usr/local/bin/indico-admin"

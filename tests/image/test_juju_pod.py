@@ -49,9 +49,10 @@ from tests.image.services import Postgres, Redis, free_port
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
+import external  # noqa: E402
 import pebble_ops  # noqa: E402
-from actions import ActionFailedError  # noqa: E402
-from state import CharmConfig, with_credentials  # noqa: E402
+from config import with_credentials  # noqa: E402
+from pebble_ops import ActionFailedError  # noqa: E402
 from status import MAIL_OFF  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
 
@@ -457,19 +458,10 @@ def test_plugins_and_customization_reach_every_indico_container(
     pods: dict[str, PodContainer], ingress: TlsIngress, git_server: GitHttpsServer, sources: Path
 ) -> None:
     wait_until_served(ingress)
-    options = {
-        "uwsgi_processes": 4,
-        "celery_concurrency": 2,
-        "external_plugins": git_server.url("indico_plugin_probe-1.0-py3-none-any.whl"),
-        "customization_sources_url": git_server.url("custom-src"),
-    }
-    config = CharmConfig.from_options(options)
-    # What the charm does with customization_sources_secret's content.
-    config = dataclasses.replace(
-        config,
-        customization_sources_url=with_credentials(
-            config.customization_sources_url, {"username": GIT_USER, "token": GIT_TOKEN}
-        ),
+    # What the charm asks for, with customization_sources_secret's content in the URL.
+    request = external.Request(
+        plugins=(git_server.url("indico_plugin_probe-1.0-py3-none-any.whl"),),
+        customization_url=with_credentials(git_server.url("custom-src"), {"username": GIT_USER, "token": GIT_TOKEN}),
     )
     worker_before = pids(pods["1/celery"], "indico-celery-worker")
     seen: list[tuple[str, str]] = []
@@ -478,12 +470,13 @@ def test_plugins_and_customization_reach_every_indico_container(
         watcher = threading.Thread(target=watch_processes, args=(pods[key], watching, seen))
         watcher.start()
         try:
-            synced = pebble_ops.sync_external(charm_container(key.split("/")[1], pods[key]), config, False, {})
+            synced = external.sync_container(charm_container(key.split("/")[1], pods[key]), request, False)
         finally:
             watching.set()
             watcher.join(timeout=30)
         assert synced is not None and synced.errors == {}, synced
-        assert synced.report["plugins"] == "probe" and synced.report["plugins-changed"] == "true"
+        report = synced.reports[key.split("/")[1]]
+        assert report["plugins"] == "probe" and report["plugins-changed"] == "true"
     assert git_server.authorized, "git fetched with the secret's credentials"
     # The processes of a fetch were read, and none of them carries a secret.
     fetches = [(cmd, env) for cmd, env in seen if cmd.startswith("git") and "fetch" in cmd]
@@ -510,13 +503,13 @@ def test_plugins_and_customization_reach_every_indico_container(
     )
     assert probe.wait_output()[0].startswith("/var/lib/indico/external/")
 
-    unchanged = pebble_ops.sync_external(charm_container("indico", pods["0/indico"]), config, False, {})
-    assert unchanged is not None and unchanged.report == {}, "same inputs: no pip, no git"
+    unchanged = external.sync_container(charm_container("indico", pods["0/indico"]), request, False)
+    assert unchanged is not None and unchanged.reports == {}, "same inputs: no pip, no git"
 
     commit = ext.commit_file(sources / "custom-src", "second")
-    refreshed = pebble_ops.sync_external(charm_container("indico", pods["0/indico"]), config, True, {})
-    assert refreshed is not None and refreshed.report["customization-commit"] == commit
-    assert refreshed.report["customization-changed"] == "true"
+    refreshed = external.sync_container(charm_container("indico", pods["0/indico"]), request, True)
+    assert refreshed is not None and refreshed.reports["indico"]["customization-commit"] == commit
+    assert refreshed.reports["indico"]["customization-changed"] == "true"
     wait_for(
         lambda: get_text(ingress, f"/static/custom/{ext.CUSTOM_FILE}") == "second", 240, "the new commit to be served"
     )
@@ -527,13 +520,13 @@ def test_a_plugin_that_cannot_install_blocks_and_keeps_the_last_good_one(
 ) -> None:
     container = charm_container("celery", pods["1/celery"])
     missing = git_server.url("missing-1.0-py3-none-any.whl")
-    bad = CharmConfig.from_options({"uwsgi_processes": 4, "celery_concurrency": 2, "external_plugins": missing})
-    good = pebble_ops.sync_external(container, dataclasses.replace(bad, external_plugins=()), False, {})
+    bad = external.Request(plugins=(missing,))
+    good = external.sync_container(container, external.Request(), False)
     assert good is not None and good.errors == {}
-    first = pebble_ops.sync_external(container, bad, False, {})
+    first = external.sync_container(container, bad, False)
     assert first is not None and "missing-1.0-py3-none-any.whl" in first.errors["external_plugins"]
-    again = pebble_ops.sync_external(container, bad, False, {})
-    assert again is not None and again.report == {}, "a recorded failure is not retried with the same inputs"
+    again = external.sync_container(container, bad, False)
+    assert again is not None and again.reports == {}, "a recorded failure is not retried with the same inputs"
     assert again.errors == first.errors
 
 

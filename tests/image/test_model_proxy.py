@@ -28,7 +28,7 @@ from tests.image.test_mail_and_sign_in import OpenIdProvider
 
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
-import workload
+import rock_environment
 from state import ModelProxy
 
 PROVIDER_HOST = "idp.proxied.test"  # .test: reserved, never resolvable (RFC 2606)
@@ -64,7 +64,7 @@ def test_oidc_discovery_goes_through_the_models_proxy_and_the_database_does_not(
             "INDICO_OIDC_CLIENT_SECRET": "hydra-client-secret",
             "INDICO_OIDC_METADATA_URL": f"{issuer}/.well-known/openid-configuration",
             # What the charm gives every service for `juju model-config juju-http(s)-proxy=...`.
-            **workload.workload_proxy(ModelProxy(http=proxy, https=proxy, no_proxy="10.0.0.0/8"), None),
+            **rock_environment.workload_proxy(ModelProxy(http=proxy, https=proxy, no_proxy="10.0.0.0/8"), None),
         }
         with indico_site.running_site(docker_client, rocks, env):
             redirect = indico_site.Browser().get("/login/oidc/", allow_redirects=False)

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "charm" / "src"))
 import pebble_ops
 import state
 import workload
+from config import CharmConfig
 
 IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
 # Longer than the issue's 120 s and than any rock check needs to reach its failure threshold
@@ -148,7 +149,7 @@ def test_once_the_charm_started_the_worker_a_frozen_worker_fails_liveness_and_is
     operator could): the staleness rule (30 s) and the restart are the rock's."""
     postgres, redis = backing_services
     desired = state.State(
-        config=state.CharmConfig.from_options({"uwsgi_processes": 2, "celery_concurrency": 1}),
+        config=CharmConfig.from_options({"uwsgi_processes": 2, "celery_concurrency": 1}),
         base_url="http://localhost:8080",
         database_uri=postgres.create_database("indico_worker_liveness"),
         database_password="",

@@ -23,7 +23,7 @@ from tests.image.test_indico_rocks import indico_env
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
 import site_settings
-import state
+from config import CharmConfig
 
 LOGO = "https://assets.example.org/our-logo.svg"
 OPERATOR_YAML = f"LOGO_URL: {LOGO}\nLOCAL_REGISTRATION: false\nSENTRY_ENVIRONMENT: production\n"
@@ -50,10 +50,8 @@ def site(
     docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing_services: tuple[Postgres, Redis]
 ) -> Iterator[docker.models.containers.Container]:
     postgres, redis = backing_services
-    config = state.CharmConfig.from_options(
-        {"uwsgi_processes": 2, "celery_concurrency": 1, "indico_config": OPERATOR_YAML}
-    )
-    env = indico_env(postgres, redis, "indico_site_settings") | {"INDICO_CONF_OVERRIDE": config.site_settings}
+    config = CharmConfig.from_options({"uwsgi_processes": 2, "celery_concurrency": 1, "indico_config": OPERATOR_YAML})
+    env = indico_env(postgres, redis, "indico_site_settings") | {"INDICO_CONF_OVERRIDE": config.conf_override}
     with indico_site.running_site(docker_client, rocks, env) as indico:
         indico_site.create_admin(indico)  # past the first-run page
         yield indico

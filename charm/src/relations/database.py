@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import juju_secrets
 import ops
 
 # The fields the provider must put in Juju secrets instead of the databag: the user secret
@@ -69,7 +70,4 @@ def _secret_or_databag(
     secret_id = data.get(secret_key)
     if not secret_id:
         return {field: data[field] for field in fields if field in data}
-    try:
-        return model.get_secret(id=secret_id).get_content(refresh=True)
-    except (ops.SecretNotFoundError, ops.ModelError):
-        return {}
+    return juju_secrets.content(model, secret_id, needed_by="database relation", fix=juju_secrets.RELATION_FIX)

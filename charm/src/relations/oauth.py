@@ -43,13 +43,3 @@ def client(requirer: OAuthRequirer) -> OidcClient | None:
     if info is None or not (info.client_id and info.client_secret and info.issuer_url):
         return None
     return OidcClient(issuer_url=info.issuer_url, client_id=info.client_id, client_secret=info.client_secret)
-
-
-def environment(found: OidcClient | None) -> dict[str, str]:
-    """The indico rock's sign-in settings; every key always present (Pebble merges environments)."""
-    return {
-        "INDICO_OIDC_CLIENT_ID": found.client_id if found else "",
-        "INDICO_OIDC_CLIENT_SECRET": found.client_secret if found else "",
-        "INDICO_OIDC_METADATA_URL": found.metadata_url if found else "",
-        "INDICO_OIDC_SCOPE": SCOPE,
-    }

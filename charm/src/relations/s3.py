@@ -38,21 +38,6 @@ class S3Bucket:
     ca_bundle: str = ""  # PEM certificates the endpoint's TLS chains to
 
 
-def environment(found: S3Bucket | None) -> dict[str, str]:
-    """The indico rock's settings for a bucket (its README lists them). Every key is always
-    present, empty without a bucket: Pebble merges a layer's environment into the one before,
-    so a key left out would keep its old value."""
-    return {
-        "INDICO_S3_BUCKET": found.bucket if found else "",
-        "INDICO_S3_ACCESS_KEY": found.access_key if found else "",
-        "INDICO_S3_SECRET_KEY": found.secret_key if found else "",
-        "INDICO_S3_ENDPOINT": found.endpoint if found else "",
-        "INDICO_S3_ADDRESSING_STYLE": found.addressing_style if found else "",
-        "INDICO_S3_REGION": found.region if found else "",
-        "INDICO_S3_CA_BUNDLE": found.ca_bundle if found else "",
-    }
-
-
 def publish_request(relation: ops.Relation, app: ops.Application, bucket: str) -> None:
     """Leader only: ask for a bucket (s3-integrator answers with the one it was configured with)."""
     if relation.data[app].get("bucket") != bucket:

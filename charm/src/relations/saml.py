@@ -31,17 +31,6 @@ class SamlIdentityProvider:
     sign_out_url: str = ""
 
 
-def environment(idp: SamlIdentityProvider | None) -> dict[str, str]:
-    """The indico rock's SAML settings; every key always present (Pebble merges environments)."""
-    return {
-        "INDICO_SAML_IDP_ENTITY_ID": idp.entity_id if idp else "",
-        "INDICO_SAML_IDP_SSO_URL": idp.sign_on_url if idp else "",
-        "INDICO_SAML_IDP_SSO_BINDING": idp.sign_on_binding if idp else "",
-        "INDICO_SAML_IDP_SLO_URL": idp.sign_out_url if idp else "",
-        "INDICO_SAML_IDP_CERTIFICATES": ",".join(idp.certificates) if idp else "",
-    }
-
-
 def identity_provider(relation: ops.Relation) -> SamlIdentityProvider | None:
     """The provider's identity provider; None until it has answered; SamlDataError if unusable."""
     data = relation.data[relation.app] if relation.app else {}

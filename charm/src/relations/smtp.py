@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import juju_secrets
 import ops
 
 SECURITY = {"none", "starttls", "tls"}
@@ -29,19 +30,6 @@ class SmtpServer:
     user: str = ""
     password: str = ""
     sender: str = ""  # smtp_sender: the address the provider says mail must come from
-
-
-def environment(server: SmtpServer | None) -> dict[str, str]:
-    """The indico rock's mail settings. Every key is always present (Pebble merges environments);
-    without a server INDICO_SMTP_HOST is empty, which the rock takes as "mail is off"."""
-    return {
-        "INDICO_SMTP_HOST": server.host if server else "",
-        "INDICO_SMTP_PORT": str(server.port) if server else "",
-        "INDICO_SMTP_LOGIN": server.user if server else "",
-        "INDICO_SMTP_PASSWORD": server.password if server else "",
-        "INDICO_SMTP_USE_TLS": "true" if server and server.transport_security == "starttls" else "false",
-        "INDICO_SMTP_USE_SSL": "true" if server and server.transport_security == "tls" else "false",
-    }
 
 
 def server(relation: ops.Relation, model: ops.Model) -> SmtpServer | None:
@@ -82,7 +70,6 @@ def _password(data: Mapping[str, str], model: ops.Model) -> str:
     secret_id = data.get("password_id")
     if not secret_id:
         return data.get("password", "")
-    try:
-        return model.get_secret(id=secret_id).get_content(refresh=True).get("password", "")
-    except (ops.SecretNotFoundError, ops.ModelError) as exc:
-        raise SmtpDataError(f"cannot read the password secret ({type(exc).__name__})") from exc
+    return juju_secrets.content(model, secret_id, needed_by="smtp relation", fix=juju_secrets.RELATION_FIX).get(
+        "password", ""
+    )

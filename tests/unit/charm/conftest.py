@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,25 @@ def database_relation() -> tuple[testing.Relation, frozenset[testing.Secret]]:
 def redis_relation(leader_host: str | None = None) -> testing.Relation:
     """The redis relation as redis-k8s's own library fills it."""
     return providers.redis_relation(primary_address="10.1.0.7", leader_host=leader_host)
+
+
+PEER = testing.PeerRelation("indico-peers")
+
+
+def full_state(*relations: testing.Relation, secrets: Iterable[testing.Secret] = (), **fields: object) -> testing.State:
+    """The one builder of a unit with everything Indico needs: the database and redis relations
+    answered by the real providers' libraries, the peer relation, the archive attached, every
+    container with its rock's layer, leader. `relations` are added, each replacing the default of
+    its endpoint; `secrets` are added; `fields` override the State's (leader, config, ...)."""
+    database, database_secrets = database_relation()
+    given = {relation.endpoint for relation in relations}
+    defaults = [relation for relation in (database, redis_relation(), PEER) if relation.endpoint not in given]
+    state: dict[str, object] = {
+        "leader": True,
+        "storages": {ARCHIVE},
+        "containers": containers(),
+        "relations": {*defaults, *relations},
+        "secrets": {*database_secrets, *secrets},
+    }
+    state.update(fields)
+    return testing.State(**state)  # type: ignore[arg-type]

@@ -9,21 +9,15 @@ from hypothesis import strategies as st
 from ops import pebble, testing
 
 from tests import real_providers as providers
-from tests.unit.charm.conftest import ACTIVE, ARCHIVE, containers, database_relation, redis_relation
-
-PEER = testing.PeerRelation("indico-peers")
-
-
-def full_state(leader: bool = True, **kwargs: object) -> testing.State:
-    database, secrets = database_relation()
-    return testing.State(
-        leader=leader,
-        storages={ARCHIVE},
-        containers=containers(),
-        relations={database, redis_relation(), PEER},
-        secrets=secrets,
-        **kwargs,  # type: ignore[arg-type]
-    )
+from tests.unit.charm.conftest import (
+    ACTIVE,
+    ARCHIVE,
+    PEER,
+    containers,
+    database_relation,
+    full_state,
+    redis_relation,
+)
 
 
 def test_without_relations_the_status_names_the_missing_one(ctx: testing.Context) -> None:
@@ -275,3 +269,13 @@ def test_an_option_set_back_to_empty_reaches_the_services(ctx: testing.Context) 
     )
     again = ctx.run(ctx.on.config_changed(), dataclasses.replace(first, config={"indico_support_email": ""}))
     assert again.get_container("indico").plan.services["indico"].environment["INDICO_SUPPORT_EMAIL"] == ""
+
+
+def test_a_relation_secret_the_unit_cannot_read_blocks_and_says_what_to_do(ctx: testing.Context) -> None:
+    """The provider wrote its secret's id but the grant is missing: the unit says so instead of
+    waiting forever for credentials it will never get, and Indico does not run."""
+    out = ctx.run(ctx.on.config_changed(), dataclasses.replace(full_state(), secrets=frozenset()))
+    assert isinstance(out.unit_status, testing.BlockedStatus), out.unit_status
+    assert out.unit_status.message.startswith("database relation: cannot read its secret (SecretNotFoundError)")
+    assert "remove and re-add the relation" in out.unit_status.message
+    assert out.get_container("indico").plan.services["indico"].startup == "disabled"

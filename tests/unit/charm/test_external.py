@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+from external import url_fingerprint
 from ops import testing
-from workload import url_fingerprint
 
-from tests.unit.charm.conftest import ACTIVE, ARCHIVE, database_relation, redis_relation, rock_layer
+from tests.unit.charm.conftest import ACTIVE, full_state, rock_layer
 
 SYNC = ["/usr/local/bin/indico-external", "sync"]
 WHEEL = "https://wheels.example.org/indico_plugin_probe-1.0-py3-none-any.whl"
@@ -63,15 +63,7 @@ def state_with(
                 execs=execs if name != "indico-nginx" else frozenset(),
             )
         )
-    database, secrets = database_relation()
-    return testing.State(
-        leader=True,
-        storages={ARCHIVE},
-        containers=containers,
-        relations={database, redis_relation(), testing.PeerRelation("indico-peers")},
-        secrets=secrets,
-        config=CONFIG if config is None else config,
-    )
+    return full_state(containers=containers, config=CONFIG if config is None else config)
 
 
 def test_new_inputs_run_the_rocks_tool_in_both_indico_containers(ctx: testing.Context, tmp_path: Path) -> None:

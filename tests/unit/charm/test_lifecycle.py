@@ -19,28 +19,15 @@ from tests import real_providers as providers
 from tests.unit.charm.conftest import (
     ACTIVE,
     ARCHIVE,
+    PEER,
     REPO,
     ROCK_OF,
     containers,
     database_relation,
+    full_state,
     redis_relation,
     rock_layer,
 )
-
-PEER = testing.PeerRelation("indico-peers")
-
-
-def full_state(**kwargs: object) -> testing.State:
-    database, secrets = database_relation()
-    base: dict[str, object] = {
-        "leader": True,
-        "storages": {ARCHIVE},
-        "containers": containers(),
-        "relations": {database, redis_relation(), PEER},
-        "secrets": secrets,
-    }
-    base.update(kwargs)
-    return testing.State(**base)  # type: ignore[arg-type]
 
 
 def with_indico(state: testing.State, **changes: object) -> testing.State:

@@ -18,9 +18,7 @@ from ops import testing
 
 from charm import IndicoCharm
 from tests import real_providers as providers
-from tests.unit.charm.conftest import ACTIVE, ARCHIVE, REPO, containers, env_of
-
-PEER = testing.PeerRelation("indico-peers")
+from tests.unit.charm.conftest import ACTIVE, ARCHIVE, PEER, REPO, containers, database_relation, env_of, full_state
 
 
 def charm_request(ctx: testing.Context, relation: testing.Relation, **state: object) -> testing.State:
@@ -83,37 +81,40 @@ CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBdatabaseCA\n-----END CERTIFICATE-----
 
 
 @pytest.mark.parametrize(
-    ("endpoints", "tls_ca", "query"),
+    ("endpoints", "tls_ca", "tls", "query"),
     [
-        (providers.PG_PRIMARY, CA_PEM, "?sslmode=verify-full&sslrootcert=/var/lib/indico/database-ca.pem"),
+        (providers.PG_PRIMARY, CA_PEM, True, "?sslmode=verify-full&sslrootcert=/var/lib/indico/database-ca.pem"),
         # Certificates rarely name an IP address: the chain is checked, not the name.
-        ("10.1.0.9:5432", CA_PEM, "?sslmode=verify-ca&sslrootcert=/var/lib/indico/database-ca.pem"),
-        (providers.PG_PRIMARY, "", "?sslmode=require"),
-        (providers.PG_PRIMARY, None, ""),
+        ("10.1.0.9:5432", CA_PEM, True, "?sslmode=verify-ca&sslrootcert=/var/lib/indico/database-ca.pem"),
+        (providers.PG_PRIMARY, "", True, "?sslmode=require"),
+        (providers.PG_PRIMARY, None, True, ""),
+        # The flag decides: a CA left in the secret after TLS was turned off asks for nothing.
+        (providers.PG_PRIMARY, CA_PEM, False, ""),
     ],
-    ids=["host-name", "ip-address", "tls-without-ca", "no-tls"],
+    ids=["host-name", "ip-address", "tls-without-ca", "no-tls", "tls-off-ca-left"],
 )
 def test_a_database_with_tls_is_verified_with_the_providers_ca(
-    ctx: testing.Context, endpoints: str, tls_ca: str | None, query: str
+    ctx: testing.Context, endpoints: str, tls_ca: str | None, tls: bool, query: str
 ) -> None:
     answer, secrets, _ = providers.postgresql_answer(
         {"database": "indico", "requested-secrets": '["username", "password", "tls", "tls-ca", "uris"]'},
         endpoints=endpoints,
         tls_ca=tls_ca,
+        tls=tls,
     )
     database = testing.Relation(
         "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
     )
     out = ctx.run(
         ctx.on.relation_changed(database, remote_unit=0),
-        _full_state(database, providers.redis_relation(), secrets=secrets),
+        full_state(database, providers.redis_relation(), secrets=secrets),
     )
     assert out.unit_status == ACTIVE
     for container in ("indico", "celery"):
         uri = env_of(out, container)["INDICO_DB_URI"]
         assert re.fullmatch(rf"postgresql://relation-\d+@{re.escape(endpoints)}/indico{re.escape(query)}", uri), uri
         written = out.get_container(container).get_filesystem(ctx) / "var/lib/indico/database-ca.pem"
-        if tls_ca:
+        if tls_ca and tls:
             assert written.read_text() == tls_ca + "\n", "libpq reads the CA from the file the URI names"
         else:
             assert not written.exists()
@@ -140,25 +141,10 @@ def test_the_request_is_the_leaders_alone(ctx: testing.Context) -> None:
 # --- redis ---------------------------------------------------------------------------------
 
 
-def _full_state(*relations: testing.Relation, secrets: frozenset[testing.Secret] = frozenset()) -> testing.State:
-    return testing.State(
-        leader=True, storages={ARCHIVE}, containers=containers(), relations={*relations, PEER}, secrets=secrets
-    )
-
-
-def _database() -> tuple[testing.Relation, frozenset[testing.Secret]]:
-    answer, secrets, _ = providers.postgresql_answer(
-        {"database": "indico", "requested-secrets": '["username", "password", "tls", "tls-ca", "uris"]'}
-    )
-    return testing.Relation(
-        "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
-    ), secrets
-
-
 def test_redis_k8s_units_configure_broker_and_cache(ctx: testing.Context) -> None:
-    database, secrets = _database()
+    database, secrets = database_relation()
     redis = providers.redis_relation(primary_address="10.1.0.7")
-    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=0), _full_state(database, redis, secrets=secrets))
+    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=0), full_state(database, redis, secrets=secrets))
     env = env_of(out, "indico")
     assert out.unit_status == ACTIVE
     assert env["INDICO_CELERY_BROKER_URL"] == "redis://10.1.0.7:6379/0" == env["INDICO_REDIS_URL"]
@@ -167,17 +153,17 @@ def test_redis_k8s_units_configure_broker_and_cache(ctx: testing.Context) -> Non
 
 
 def test_redis_leader_host_wins_as_the_library_reads_it(ctx: testing.Context) -> None:
-    database, secrets = _database()
+    database, secrets = database_relation()
     redis = providers.redis_relation(primary_address="10.1.0.7", units=3, leader_host="redis-k8s-2.redis-k8s-endpoints")
-    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=1), _full_state(database, redis, secrets=secrets))
+    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=1), full_state(database, redis, secrets=secrets))
     assert env_of(out, "celery")["INDICO_CELERY_BROKER_URL"] == "redis://redis-k8s-2.redis-k8s-endpoints:6379/0"
     assert providers.redis_library_url(redis) == "redis://redis-k8s-2.redis-k8s-endpoints:6379"
 
 
 def test_the_charm_writes_nothing_to_redis(ctx: testing.Context) -> None:
-    database, secrets = _database()
+    database, secrets = database_relation()
     redis = providers.redis_relation()
-    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=0), _full_state(database, redis, secrets=secrets))
+    out = ctx.run(ctx.on.relation_changed(redis, remote_unit=0), full_state(database, redis, secrets=secrets))
     sent = out.get_relation(redis.id)
     assert dict(sent.local_app_data) == {} and set(sent.local_unit_data) <= set(testing.Relation("x").local_unit_data)
 
@@ -188,11 +174,11 @@ def test_the_charm_writes_nothing_to_redis(ctx: testing.Context) -> None:
 def ingress_exchange(
     ctx: testing.Context, routing_mode: str = "subdomain", scheme: str = "http", **config: str
 ) -> tuple[testing.State, providers.TraefikSaw]:
-    database, secrets = _database()
+    database, secrets = database_relation()
     redis = providers.redis_relation()
     ingress = testing.Relation("ingress", "ingress", remote_app_name="traefik")
     state = dataclasses.replace(
-        _full_state(database, redis, ingress, secrets=secrets), config=config, model=testing.Model("dev")
+        full_state(database, redis, ingress, secrets=secrets), config=config, model=testing.Model("dev")
     )
     requested = ctx.run(ctx.on.relation_created(ingress), state)
     sent = requested.get_relation(ingress.id)
@@ -215,10 +201,10 @@ def test_traefik_accepts_the_request_for_the_app_port_and_pod(ctx: testing.Conte
 
 def test_only_the_leader_writes_the_ingress_request(ctx: testing.Context) -> None:
     """Juju refuses a non-leader's write to the application databag and fails the hook."""
-    database, secrets = _database()
+    database, secrets = database_relation()
     ingress = testing.Relation("ingress", "ingress", remote_app_name="traefik")
     state = dataclasses.replace(
-        _full_state(database, providers.redis_relation(), ingress, secrets=secrets), leader=False
+        full_state(database, providers.redis_relation(), ingress, secrets=secrets), leader=False
     )
     out = ctx.run(ctx.on.relation_created(ingress), state)
     sent = out.get_relation(ingress.id)
@@ -256,7 +242,7 @@ def test_path_routed_ingress_with_a_site_url_serves_the_site_url(ctx: testing.Co
 
 
 def test_stale_ingress_keys_are_removed(ctx: testing.Context) -> None:
-    database, secrets = _database()
+    database, secrets = database_relation()
     ingress = testing.Relation(
         "ingress",
         "ingress",
@@ -264,7 +250,7 @@ def test_stale_ingress_keys_are_removed(ctx: testing.Context) -> None:
         local_unit_data={"host": '"old-host"', "ip": '"10.9.9.9"'},
     )
     state = dataclasses.replace(
-        _full_state(database, providers.redis_relation(), ingress, secrets=secrets),
+        full_state(database, providers.redis_relation(), ingress, secrets=secrets),
         networks=frozenset({testing.Network("ingress", bind_addresses=[])}),
     )
     out = ctx.run(ctx.on.relation_changed(ingress, remote_unit=0), state)
@@ -295,10 +281,10 @@ def s3_exchange(
     ctx: testing.Context, integrator: dict[str, object]
 ) -> tuple[testing.State, dict[str, str], list[str | None]]:
     """The charm asks, s3-integrator's library hears it and answers, the charm reads the answer."""
-    database, secrets = _database()
+    database, secrets = database_relation()
     relation = testing.Relation("s3", "s3", remote_app_name="s3-integrator")
     asked = ctx.run(
-        ctx.on.relation_created(relation), _full_state(database, providers.redis_relation(), relation, secrets=secrets)
+        ctx.on.relation_created(relation), full_state(database, providers.redis_relation(), relation, secrets=secrets)
     )
     sent = asked.get_relation(relation.id)
     answer, requested = providers.s3_answer(sent.local_app_data, integrator)
@@ -414,9 +400,9 @@ def smtp_exchange(
 ) -> tuple[testing.State, testing.Relation, frozenset[testing.Secret]]:
     answer, shared = providers.smtp_answer(settings, secret=secret)
     relation = testing.Relation("smtp", "smtp", remote_app_name="smtp-integrator", remote_app_data=answer)
-    database, secrets = _database()
+    database, secrets = database_relation()
     state = dataclasses.replace(
-        _full_state(database, providers.redis_relation(), relation, secrets=secrets | shared), config=config
+        full_state(database, providers.redis_relation(), relation, secrets=secrets | shared), config=config
     )
     return ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state), relation, shared
 
@@ -510,10 +496,10 @@ def oauth_exchange(
     ctx: testing.Context, **config: str | bool
 ) -> tuple[testing.State, dict[str, str], list[dict[str, object]]]:
     """The charm registers its client, hydra's library hears it and answers, the charm reads it."""
-    database, secrets = _database()
+    database, secrets = database_relation()
     relation = testing.Relation("oauth", "oauth", remote_app_name="hydra")
     state = dataclasses.replace(
-        _full_state(database, providers.redis_relation(), relation, secrets=secrets),
+        full_state(database, providers.redis_relation(), relation, secrets=secrets),
         config={"site_url": "https://events.example.org", **config},
     )
     asked = ctx.run(ctx.on.relation_created(relation), state)
@@ -564,10 +550,10 @@ def test_the_providers_addresses_are_trusted_only_when_the_operator_says_so(
 
 
 def test_local_login_stays_while_no_provider_answers(ctx: testing.Context) -> None:
-    database, secrets = _database()
+    database, secrets = database_relation()
     pending = testing.Relation("oauth", "oauth", remote_app_name="hydra")
     state = dataclasses.replace(
-        _full_state(database, providers.redis_relation(), pending, secrets=secrets),
+        full_state(database, providers.redis_relation(), pending, secrets=secrets),
         config={"enable_local_login": False},
     )
     env = env_of(ctx.run(ctx.on.relation_created(pending), state), "indico")
@@ -578,10 +564,10 @@ def test_local_login_stays_while_no_provider_answers(ctx: testing.Context) -> No
 
 
 def saml_exchange(ctx: testing.Context, answer: dict[str, str], **config: str | bool) -> testing.State:
-    database, secrets = _database()
+    database, secrets = database_relation()
     relation = testing.Relation("saml", "saml", remote_app_name="saml-integrator", remote_app_data=answer)
     state = dataclasses.replace(
-        _full_state(database, providers.redis_relation(), relation, secrets=secrets), config=config
+        full_state(database, providers.redis_relation(), relation, secrets=secrets), config=config
     )
     return ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state)
 
@@ -617,9 +603,9 @@ def test_saml_without_certificates_blocks_and_names_the_key(ctx: testing.Context
 
 def scrape_exchange(ctx: testing.Context) -> tuple[testing.State, list[dict[str, object]], dict[str, object]]:
     """Two units publish; prometheus-k8s's library reads what they wrote."""
-    database, secrets = _database()
+    database, secrets = database_relation()
     relation = testing.Relation("metrics-endpoint", "prometheus_scrape", remote_app_name="prometheus")
-    base = _full_state(database, providers.redis_relation(), relation, secrets=secrets)
+    base = full_state(database, providers.redis_relation(), relation, secrets=secrets)
     units: dict[int, dict[str, str]] = {}
     app_data: dict[str, str] = {}
     leader_out = base
@@ -671,7 +657,7 @@ def test_prometheus_loads_the_charms_alert_rules(ctx: testing.Context) -> None:
 
 def test_grafana_renders_the_charms_dashboard(ctx: testing.Context) -> None:
     relation = testing.Relation("grafana-dashboard", "grafana_dashboard", remote_app_name="grafana")
-    state = dataclasses.replace(_full_state(relation), model=testing.Model("dev"))
+    state = dataclasses.replace(full_state(relation), model=testing.Model("dev"))
     sent = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), state).get_relation(relation.id)
     (dashboard,) = providers.grafana_view(dict(sent.local_app_data))
     content = dashboard["content"]
@@ -687,7 +673,7 @@ def test_grafana_renders_the_charms_dashboard(ctx: testing.Context) -> None:
 
 def test_an_unchanged_dashboard_is_not_published_again(ctx: testing.Context) -> None:
     relation = testing.Relation("grafana-dashboard", "grafana_dashboard", remote_app_name="grafana")
-    first = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), _full_state(relation))
+    first = ctx.run(ctx.on.relation_joined(relation, remote_unit=0), full_state(relation))
     again = ctx.run(ctx.on.config_changed(), first)
     assert dict(again.get_relation(relation.id).local_app_data) == dict(first.get_relation(relation.id).local_app_data)
 
@@ -696,7 +682,7 @@ def test_an_unchanged_dashboard_is_not_published_again(ctx: testing.Context) -> 
 
 
 def test_pebble_forwards_every_containers_logs_to_each_loki_unit(ctx: testing.Context) -> None:
-    database, secrets = _database()
+    database, secrets = database_relation()
     loki = testing.Relation(
         "logging",
         "loki_push_api",
@@ -704,7 +690,7 @@ def test_pebble_forwards_every_containers_logs_to_each_loki_unit(ctx: testing.Co
         remote_units_data={0: providers.loki_unit_data("http://loki-k8s-0.loki-k8s-endpoints:3100")},
     )
     state = dataclasses.replace(
-        _full_state(database, providers.redis_relation(), loki, secrets=secrets), model=testing.Model("dev")
+        full_state(database, providers.redis_relation(), loki, secrets=secrets), model=testing.Model("dev")
     )
     out = ctx.run(ctx.on.relation_changed(loki, remote_unit=0), state)
     for container in ("indico", "celery", "indico-nginx"):

@@ -3,18 +3,19 @@ from __future__ import annotations
 import string
 from urllib.parse import unquote, urlsplit
 
+import config as charm_config
 import pytest
 import state
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.charm.conftest import REPO  # noqa: F401 - puts charm/src on sys.path
+from tests.unit.charm.conftest import REPO
 
 DEFAULTS = {"site_url": "", "uwsgi_processes": 4, "celery_concurrency": 2}
 
 
 def test_defaults_are_valid() -> None:
-    config = state.CharmConfig.from_options(DEFAULTS)
+    config = charm_config.CharmConfig.from_options(DEFAULTS)
     assert config.site_url == "" and config.uwsgi_processes == 4
 
 
@@ -38,15 +39,15 @@ def test_defaults_are_valid() -> None:
     ],
 )
 def test_invalid_options_are_named(option: str, value: object) -> None:
-    with pytest.raises(state.InvalidConfigError) as caught:
-        state.CharmConfig.from_options({**DEFAULTS, option: value})
+    with pytest.raises(charm_config.InvalidConfigError) as caught:
+        charm_config.CharmConfig.from_options({**DEFAULTS, option: value})
     assert caught.value.option == option and f"'{option}'" in str(caught.value)
 
 
 def test_base_url_prefers_site_url_then_ingress() -> None:
-    config = state.CharmConfig.from_options({**DEFAULTS, "site_url": "https://events.example.org/"})
+    config = charm_config.CharmConfig.from_options({**DEFAULTS, "site_url": "https://events.example.org/"})
     assert state.base_url(config, "http://ingress/x", "indico") == "https://events.example.org"
-    bare = state.CharmConfig.from_options(DEFAULTS)
+    bare = charm_config.CharmConfig.from_options(DEFAULTS)
     assert (
         state.base_url(bare, "http://ingress.example/model-indico/", "indico") == "http://ingress.example/model-indico"
     )
@@ -82,8 +83,8 @@ def test_database_uri_carries_any_user_and_never_a_percent_sign_alembic_refuses(
 )
 def test_any_config_either_parses_or_names_an_option(options: dict[str, object]) -> None:
     try:
-        state.CharmConfig.from_options({**DEFAULTS, **options})
-    except state.InvalidConfigError as exc:
+        charm_config.CharmConfig.from_options({**DEFAULTS, **options})
+    except charm_config.InvalidConfigError as exc:
         assert exc.option in options
 
 
@@ -102,14 +103,14 @@ def test_any_config_either_parses_or_names_an_option(options: dict[str, object])
     ],
 )
 def test_external_plugins_split_into_pip_specifiers(value: str, specs: tuple[str, ...]) -> None:
-    assert state.plugin_specs(value) == specs
+    assert charm_config.plugin_specs(value) == specs
 
 
 @given(st.text(alphabet="ab-=<>, [];\n/:.~!", max_size=40))
 def test_no_plugin_specifier_is_ever_a_pip_option(value: str) -> None:
     try:
-        specs = state.plugin_specs(value)
-    except state.InvalidConfigError as exc:
+        specs = charm_config.plugin_specs(value)
+    except charm_config.InvalidConfigError as exc:
         assert exc.option == "external_plugins"
     else:
         assert all(spec and not spec.startswith("-") and not any(c.isspace() for c in spec) for spec in specs)
@@ -118,14 +119,14 @@ def test_no_plugin_specifier_is_ever_a_pip_option(value: str) -> None:
 def test_indico_config_becomes_a_literal_indico_reads_back() -> None:
     import ast
 
-    config = state.CharmConfig.from_options(
+    config = charm_config.CharmConfig.from_options(
         {**DEFAULTS, "indico_config": "LOGO_URL: https://example.org/logo.svg\nLOCAL_REGISTRATION: false\n"}
     )
-    assert ast.literal_eval(config.site_settings) == {
+    assert ast.literal_eval(config.conf_override) == {
         "LOGO_URL": "https://example.org/logo.svg",
         "LOCAL_REGISTRATION": False,
     }
-    assert state.CharmConfig.from_options(DEFAULTS).site_settings == ""
+    assert charm_config.CharmConfig.from_options(DEFAULTS).conf_override == ""
 
 
 @pytest.mark.parametrize(
@@ -141,7 +142,20 @@ def test_indico_config_becomes_a_literal_indico_reads_back() -> None:
     ],
 )
 def test_a_bad_indico_config_names_the_setting_and_what_to_do(value: str, message: str) -> None:
-    with pytest.raises(state.InvalidConfigError) as caught:
-        state.CharmConfig.from_options({**DEFAULTS, "indico_config": value})
+    with pytest.raises(charm_config.InvalidConfigError) as caught:
+        charm_config.CharmConfig.from_options({**DEFAULTS, "indico_config": value})
     assert caught.value.option == "indico_config"
     assert message in str(caught.value), str(caught.value)
+
+
+def test_every_option_is_a_field_with_the_same_default() -> None:
+    """load_config passes charmcraft.yaml's options by name: a field per option, same default."""
+    import dataclasses
+
+    import yaml
+
+    declared = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["config"]["options"]
+    fields = {field.name: field.default for field in dataclasses.fields(charm_config.CharmConfig)}
+    assert set(fields) == set(declared)
+    for name, option in declared.items():
+        assert fields[name] == option.get("default"), name
