@@ -30,12 +30,14 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
 
-from rockbuild import builder, publish  # noqa: E402
+from rockbuild import build_rock as builder  # noqa: E402
+from rockbuild.build import local_build  # noqa: E402
+from rockbuild.build.project import load_project  # noqa: E402
 from rockbuild.cli import ROCKS_DIR  # noqa: E402
 from rockbuild.errors import BuildError  # noqa: E402
 from rockbuild.parity import rockfile  # noqa: E402
 from rockbuild.progress import Progress  # noqa: E402
-from rockbuild.project import load_project  # noqa: E402
+from rockbuild.publish import release as publish  # noqa: E402
 from rockbuild.real_rockcraft import pack as rockcraft_pack  # noqa: E402
 from rockbuild.real_rockcraft import source as rockcraft_source  # noqa: E402
 from tests.image import external_sources, indico_site  # noqa: E402
@@ -62,7 +64,7 @@ def say(message: str) -> None:
 def bench_build(name: str) -> dict[str, float]:
     rock_dir = ROCKS_DIR / name
     say(f"build {name}: cold (no part work; machine caches kept)")
-    builder.forget(rock_dir)
+    local_build.forget(rock_dir)
     cold = timed(lambda: builder.build(rock_dir, "local"))
     say(f"build {name}: warm (nothing changed)")
     warm = timed(lambda: builder.build(rock_dir, "local"))
@@ -103,14 +105,15 @@ def bench_builders(setting: str | None) -> dict[str, Any]:
 def both_builders_on(name: str, rock_dir: Path, source: rockcraft_source.RockcraftSource) -> dict[str, Any]:
     progress = Progress(name)
     say(f"builders: {name} with the local builder, cold then warm")
-    builder.forget(rock_dir)
-    local_cold = timed(lambda: builder.build_local(rock_dir, progress, force=True))
-    local_warm = timed(lambda: builder.build_local(rock_dir, progress, force=True))
+    local_build.forget(rock_dir)
+    project = load_project(rock_dir / "rockcraft.yaml")
+    local_cold = timed(lambda: local_build.build_local(rock_dir, project, progress, force=True))
+    local_warm = timed(lambda: local_build.build_local(rock_dir, project, progress, force=True))
     say(f"builders: {name} with real rockcraft, cold then warm")
     with tempfile.TemporaryDirectory(prefix="bench-rockcraft-") as scratch:
         out = Path(scratch)
-        real_cold = timed(lambda: rockcraft_pack.pack(rock_dir, source, out, progress, cold=True))
-        real_warm = timed(lambda: rockcraft_pack.pack(rock_dir, source, out, progress))
+        real_cold = timed(lambda: rockcraft_pack.pack(rock_dir, project, source, out, progress, cold=True))
+        real_warm = timed(lambda: rockcraft_pack.pack(rock_dir, project, source, out, progress))
     return {
         "local": {"cold_s": local_cold, "warm_s": local_warm},
         "rockcraft": {"cold_s": real_cold, "warm_s": real_warm},

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Collection
+import sys
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 
@@ -36,3 +39,37 @@ def empty_directory(directory: Path, keep: Collection[str] = ()) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+@contextlib.contextmanager
+def exclusive(work: Path) -> Iterator[None]:
+    """One build at a time per work directory; a second one waits for the first."""
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with open(work.with_name(work.name + ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another build of {work.name} to finish", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+# Which rock directory a work directory belongs to, so that `build.py prune` can tell a work
+# directory whose rock is gone from one still in use.
+OWNER_FILE = ".rock-dir"
+
+
+def record_owner(work: Path, rock_dir: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    (work / OWNER_FILE).write_text(f"{rock_dir.resolve()}\n")
+
+
+def record_beside(work: Path) -> Path:
+    """Where a work directory that is itself a project (real rockcraft's) names its rock directory:
+    beside it, so that the project holds only the rock's own files."""
+    return work.with_name(work.name + OWNER_FILE)
+
+
+def record_owner_beside(work: Path, rock_dir: Path) -> None:
+    work.parent.mkdir(parents=True, exist_ok=True)
+    record_beside(work).write_text(f"{rock_dir.resolve()}\n")

@@ -6,7 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from rockbuild import build_rock
+from rockbuild.build import local_build, local_support
+from rockbuild.build.project import load_project
 from rockbuild.errors import BuildError
+from rockbuild.parity import check
+from rockbuild.progress import Progress
+from rockbuild.publish import charm_pack as charmpack
+from rockbuild.publish import job as publish_job
+from rockbuild.publish import release as publish
+from rockbuild.real_rockcraft import source
+from rockbuild.upkeep import prune, python_lock
 
 ROCKS_DIR = Path(__file__).resolve().parent.parent / "rocks"
 ROCKCRAFT_SOURCE_HELP = (
@@ -34,23 +44,19 @@ def rock_dirs(names: list[str], rocks_dir: Path) -> list[Path]:
 
 
 def cmd_rocks(args: argparse.Namespace) -> int:
-    from rockbuild import builder
 
     dirs = rock_dirs(args.names, args.rocks_dir)
     if not dirs:
         print(f"no rocks to build: {args.rocks_dir} has no */rockcraft.yaml", file=sys.stderr)
         return 0
     for rock_dir in dirs:
-        builder.build(
+        build_rock.build(
             rock_dir, args.builder, verbose=args.verbose, force=args.force, rockcraft_source=args.rockcraft_source
         )
     return 0
 
 
 def cmd_parity(args: argparse.Namespace) -> int:
-    from rockbuild.parity import check
-    from rockbuild.progress import Progress
-    from rockbuild.real_rockcraft import source
 
     rockcraft = source.resolve(args.rockcraft_source)
     failed = 0
@@ -67,8 +73,6 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from rockbuild import local_support
-    from rockbuild.project import load_project
 
     for rock_dir in rock_dirs(args.names, args.rocks_dir):
         source = rock_dir / "rockcraft.yaml"
@@ -80,51 +84,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from rockbuild import builder
 
     for rock_dir in rock_dirs(args.names, args.rocks_dir):
-        builder.forget(rock_dir)
+        local_build.forget(rock_dir)
         print(f"{rock_dir}: part work, build container and stamp removed; the next build starts cold")
     return 0
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from rockbuild import docker_engine, prune
-    from rockbuild.cache import cache_root
-
-    engine = docker_engine.client()
-    found = prune.find(
-        engine,
-        cache_root() / "work",
-        [prune.BUILD_CONTAINERS],
-        bases_root=cache_root() / "bases",
-        rockcraft_work_root=cache_root() / "rockcraft-work",
-    )
-    sizes = {work: prune.size_of(work) for work in found.work_dirs}
-    verb = "would remove" if args.dry_run else "removing"
-    for container in found.containers:
-        print(f"{verb} build container {container.name} (its rock directory is gone)")
-    for work in found.work_dirs:
-        print(f"{verb} work directory {work} (its rock directory is gone)")
-    for tag in found.images:
-        print(f"{verb} image {tag} (no build container uses it, and a newer one exists)")
-    for work in found.unknown:
-        print(f"kept {work}: no record of its rock directory (remove it by hand if no checkout uses it)")
-    for base in found.bases:
-        sizes[base] = prune.size_of(base)
-        print(f"{verb} base {base} (made by an older base recipe)")
-    if not args.dry_run:
-        for work in prune.remove(engine, found):
-            print(f"kept {work}: a build is using it")
-            del sizes[work]
-    freed = sum(sizes.values()) / 1e9
-    print(f"{'would free' if args.dry_run else 'freed'} {freed:.1f} GB of work directories and bases, plus the images")
-    return 0
+    return prune.run(dry_run=args.dry_run)
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    from rockbuild.progress import Progress
-    from rockbuild.upkeep import python_lock
 
     for rock_dir in rock_dirs(args.names, args.rocks_dir):
         for path in python_lock.lock(
@@ -135,8 +106,6 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_charm(args: argparse.Namespace) -> int:
-    from rockbuild import charmpack, publish
-    from rockbuild.progress import Progress
 
     upstream = {} if args.no_upstream_source else publish.upstream_sources(args.manifest)
     built = charmpack.pack(args.charm_dir, Progress("charm"), upstream_sources=upstream)
@@ -145,54 +114,7 @@ def cmd_charm(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    import contextlib
-    import os
-
-    from rockbuild import builder, charmpack, publish
-    from rockbuild.progress import Progress
-    from rockbuild.store_session import CharmcraftSession
-
-    if args.no_charmhub and not args.registry:
-        raise BuildError("--no-charmhub leaves nowhere to publish to: name a registry with --registry")
-    charmhub = not args.no_charmhub
-    if charmhub and not args.dry_run and not os.environ.get("CHARMCRAFT_AUTH"):
-        raise BuildError(
-            "CHARMCRAFT_AUTH is not set: export the credentials from `charmcraft login --export=FILE` "
-            "(CHARMCRAFT_AUTH=$(cat FILE)), or use --dry-run, or --no-charmhub with --registry"
-        )
-    options = publish.Options(
-        charm_dir=args.charm_dir,
-        rocks_dir=args.rocks_dir,
-        manifest=args.manifest,
-        registry=args.registry,
-        registry_tls_verify=not args.registry_insecure,
-        charmhub=charmhub,
-        channel=args.channel,
-        dry_run=args.dry_run,
-    )
-    progress = Progress("publish")
-    charm, records = publish.plan_resources(options)
-    charm_file = args.charm_dir / f"{charm}_amd64.charm"
-    if not args.dry_run:
-        for record in records:
-            builder.build(args.rocks_dir / record.rock, "auto")
-        if charmhub and not args.registry:
-            charm_file = charmpack.pack(args.charm_dir, Progress("charm"))
-    say = lambda message: progress.say("publish", message)  # noqa: E731
-    host: publish.Runner = publish.dry_runner(say) if args.dry_run else publish.run_on_host
-    with contextlib.ExitStack() as stack:
-        if args.dry_run or not charmhub:
-            charmcraft: publish.Runner = publish.dry_runner(say)
-        else:
-            charmcraft = stack.enter_context(CharmcraftSession([args.charm_dir, args.rocks_dir], progress))
-        # Pushed to a registry: the charm is packed after the push, naming each image as upstream-source.
-        pack_charm = None
-        if args.registry and not args.dry_run:
-            pack_charm = lambda images: charmpack.pack(args.charm_dir, Progress("charm"), upstream_sources=images)  # noqa: E731
-        manifest = publish.publish(options, charm_file, host, charmcraft, say, pack_charm)
-    print("dry run: nothing was run or recorded" if args.dry_run else f"manifest: {options.manifest}")
-    print(f"deploy with: {manifest.deploy}")
-    return 0
+    return publish_job.run(args)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from rockbuild import commands
+from rockbuild import host_tools as commands
 from rockbuild.cache import cache_root
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress

@@ -6,7 +6,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from rockbuild import builder
+from rockbuild.build import local_build
+from rockbuild.build.project import load_project
 from rockbuild.parity import compare, rockfile
 from rockbuild.progress import Progress
 from rockbuild.real_rockcraft import pack
@@ -31,11 +32,12 @@ def check(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Prog
     local_out, rockcraft_out = out_dir / "local", out_dir / "rockcraft"
     for directory in (local_out, rockcraft_out):
         directory.mkdir(parents=True, exist_ok=True)
+    project = load_project(rock_dir / "rockcraft.yaml")
     progress.say("parity", "local builder")
-    built = builder.build_local(rock_dir, progress)
+    built = local_build.build_local(rock_dir, project, progress)
     local_rock = Path(shutil.copyfile(built.path, local_out / built.path.name))
     progress.say("parity", "real rockcraft")
-    rockcraft_rock = pack.pack(rock_dir, source, rockcraft_out, progress, cold=cold)
+    rockcraft_rock = pack.pack(rock_dir, project, source, rockcraft_out, progress, cold=cold)
     real, ours = rockfile.read(rockcraft_rock), rockfile.read(local_rock)
     found = compare.differences(real, ours)
     unexpected = compare.unexpected(found, compare.load_allowlist(), real)

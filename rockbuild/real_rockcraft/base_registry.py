@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rockbuild import commands
-from rockbuild.base import BaseImage
+from rockbuild import host_tools as commands
+from rockbuild.build.base import BaseImage
 from rockbuild.errors import BuildError
 
 # rockcraft 1.20.0, rockcraft/oci.py: REGISTRY_URL and the image name it pulls for ubuntu@<release>.

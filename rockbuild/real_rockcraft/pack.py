@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 from typing import NamedTuple
 
-from rockbuild import base as bases
-from rockbuild import buildenv, chisel, prune
-from rockbuild.cache import cache_root, digest_of, empty_directory
+from rockbuild.build import base as bases
+from rockbuild.build import buildenv, chisel
+from rockbuild.build.project import Project
+from rockbuild.cache import cache_root, digest_of, empty_directory, exclusive, record_owner_beside
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
-from rockbuild.project import Project, load_project
 from rockbuild.real_rockcraft import base_registry, toolimage
 from rockbuild.real_rockcraft.source import RockcraftSource
 
@@ -51,17 +51,15 @@ def prepare(project: Project, source: RockcraftSource, progress: Progress) -> Pr
     return Prepared(toolimage.ensure_image(build_base, source, pebble_dir, progress), image_base, tool_image)
 
 
-def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progress, *, cold: bool = False) -> Path:
+def pack(
+    rock_dir: Path, project: Project, source: RockcraftSource, out_dir: Path, progress: Progress, *, cold: bool = False
+) -> Path:
     """Pack `rock_dir` with real rockcraft into `out_dir` (the file written atomically, named as
     rockcraft names it); return its path. `cold` drops the parts state of the previous pack first."""
-    from rockbuild import builder
-    from rockbuild.builder import exclusive
-
-    project = load_project(rock_dir / "rockcraft.yaml")
     image, image_base, tool_image = prepare(project, source, progress)
     work = work_dir_for(rock_dir, project.name)
     with exclusive(work):
-        prune.record_owner_beside(work, rock_dir)
+        record_owner_beside(work, rock_dir)
         if cold:
             shutil.rmtree(work, ignore_errors=True)
         _sync_project(rock_dir, work)
@@ -74,14 +72,10 @@ def pack(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progr
             **buildenv.pip_cache_volume(),
             **buildenv.go_module_cache_volume(),
         }
-        if builder.uses_slices(project):
+        if project.uses_slices:
             # The same chisel, wrapper and slice definitions as the local builder's containers.
-            chisel_dir = chisel.ensure_chisel(tool_image, progress)
-            volumes[str(chisel_dir)] = {"bind": chisel.IN_CONTAINER, "mode": "ro"}
-            volumes[str(chisel_dir / "chisel")] = {"bind": "/usr/local/bin/chisel", "mode": "ro"}
-            release = chisel.release_dir(progress)
-            if release is not None:
-                volumes[str(release)] = {"bind": chisel.RELEASE_IN_CONTAINER, "mode": "ro"}
+            for host, inside in chisel.container_mounts(tool_image, progress).items():
+                volumes[host] = {"bind": inside, "mode": "ro"}
         with base_registry.serve(image_base) as served:
             progress.say("rockcraft", f"pack --destructive-mode in {image} (base from {served.address})")
             volumes[str(served.registries_conf)] = {"bind": REGISTRIES_CONF, "mode": "ro"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rockbuild import buildenv, docker_engine
-from rockbuild.base import BaseImage
+from rockbuild import docker_engine
+from rockbuild.build import buildenv
+from rockbuild.build.base import BaseImage
 from rockbuild.cache import cache_root, digest_of
 from rockbuild.progress import Progress
 from rockbuild.real_rockcraft.source import RockcraftSource

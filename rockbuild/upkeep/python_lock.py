@@ -16,12 +16,12 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from rockbuild import base as bases
-from rockbuild import buildenv
+from rockbuild.build import base as bases
+from rockbuild.build import buildenv
+from rockbuild.build.project import Project, load_project
 from rockbuild.cache import cache_root
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
-from rockbuild.project import Project, load_project
 
 PIP_TOOLS_VERSION = "7.5.3"
 # pip builds source distributions with these when build isolation is off; in hash-checking mode

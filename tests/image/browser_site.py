@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from dnslib.server import DNSLogger, DNSServer
 from dnslib.zoneresolver import ZoneResolver
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis, free_port
 from tests.image.test_https_ingress import SITE, Site, start_site, stop_site

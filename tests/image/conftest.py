@@ -13,8 +13,8 @@ import docker.errors
 import docker.models.containers
 import pytest
 
-from rockbuild import builder
-from rockbuild.builder import BuiltRock
+from rockbuild import build_rock as builder
+from rockbuild.build.artifact import BuiltRock
 from rockbuild.cli import ROCKS_DIR
 from tests.image.services import Postgres, Redis
 

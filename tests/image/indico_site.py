@@ -17,7 +17,7 @@ import docker
 import docker.models.containers
 import requests
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image.conftest import exec_text, wait_for
 
 NGINX = "http://localhost:8080"  # the Host Indico's BASE_URL names; NGINX listens on loopback

@@ -12,8 +12,8 @@ import docker
 import docker.errors
 import pytest
 
-from rockbuild import builder
-from rockbuild.builder import BuiltRock
+from rockbuild import build_rock as builder
+from rockbuild.build.artifact import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image.conftest import FIXTURES, exec_text, wait_for
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from rockbuild import base
+from rockbuild.build import base
 from rockbuild.progress import Progress
 
 # noble's release pocket (April 2024); -updates has carried newer ones since.

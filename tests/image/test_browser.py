@@ -23,7 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image import browser_site
 from tests.image.browser import ARTIFACTS, Browser, PageReport, browser, require_browser
 from tests.image.browser_site import ADMIN, PERSON, BrowserSite

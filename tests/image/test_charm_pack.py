@@ -8,8 +8,8 @@ from pathlib import Path
 import docker
 import yaml
 
-from rockbuild import charmpack
 from rockbuild.progress import Progress
+from rockbuild.publish import charm_pack as charmpack
 
 CHARM_DIR = Path(__file__).resolve().parents[2] / "charm"
 

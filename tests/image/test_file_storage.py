@@ -24,7 +24,7 @@ import docker.models.volumes
 import pytest
 from docker.models.containers import Container
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image import indico_site
 from tests.image.conftest import exec_text, wait_for
 from tests.image.ingress_proxy import TlsIngress

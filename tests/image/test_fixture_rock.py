@@ -14,8 +14,9 @@ import docker.models.containers
 import pytest
 import yaml
 
-from rockbuild import buildenv, builder
-from rockbuild.builder import BuiltRock
+from rockbuild import build_rock as builder
+from rockbuild.build import buildenv, local_build
+from rockbuild.build.artifact import BuiltRock
 from rockbuild.errors import BuildError
 from tests.image.conftest import FIXTURES, exec_text, wait_for
 from tests.unit.conftest import MINIMAL
@@ -200,7 +201,7 @@ def test_a_failing_part_stops_the_build_and_leaves_no_rock(tmp_path: Path, docke
         with pytest.raises(BuildError) as caught:
             builder.build(rock_dir, "local")
     finally:
-        builder.forget(rock_dir)  # its work directory and container are keyed by this temporary path
+        local_build.forget(rock_dir)  # its work directory and container are keyed by this temporary path
     message = str(caught.value)
     assert "parts lifecycle failed" in message and "broken" in message
     assert not list(rock_dir.glob("*.rock*"))
@@ -229,4 +230,4 @@ def test_a_part_gets_only_the_tools_it_declares(tmp_path: Path, docker_client: d
         with pytest.raises(BuildError, match="parts lifecycle failed"):
             builder.build(rock_dir, "local")
     finally:
-        builder.forget(rock_dir)
+        local_build.forget(rock_dir)

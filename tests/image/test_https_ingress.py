@@ -18,7 +18,7 @@ import docker
 import docker.models.containers
 import pytest
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image.conftest import exec_text, wait_for
 from tests.image.ingress_proxy import CLIENT_SOURCE, INGRESS_SOURCE, Response, SiteConnection, TlsIngress
 from tests.image.services import Postgres, Redis

@@ -30,7 +30,7 @@ import docker
 import docker.models.containers
 import pytest
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image import external_sources as ext
 from tests.image.conftest import exec_text, wait_for

@@ -29,7 +29,7 @@ import docker.models.containers
 import pytest
 from ops import pebble, testing
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests import real_providers
 from tests.image import external_sources as ext
 from tests.image.conftest import wait_for

@@ -39,7 +39,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image import indico_site
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis, free_port, installed

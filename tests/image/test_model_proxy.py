@@ -18,7 +18,7 @@ from http.server import ThreadingHTTPServer
 import docker
 import pytest
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image import indico_site
 from tests.image.forward_proxy import ForwardProxy, forward_proxy
 from tests.image.juju_pod import REPO

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image.conftest import exec_text, wait_for
 
 

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from ops import testing
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests import real_providers
 from tests.image import indico_site
 from tests.image.conftest import wait_for

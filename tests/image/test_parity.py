@@ -10,11 +10,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from rockbuild import builder
+from rockbuild.build.project import load_project
 from rockbuild.cli import ROCKS_DIR
 from rockbuild.parity import check, rockfile
 from rockbuild.progress import Progress
-from rockbuild.project import load_project
 from rockbuild.real_rockcraft import source
 from tests.image.conftest import FIXTURES
 
@@ -41,7 +40,7 @@ def test_real_rockcraft_and_the_local_builder_make_the_same_rock(
     rock_dir: Path, rockcraft: source.RockcraftSource, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     project = load_project(rock_dir / "rockcraft.yaml")
-    if builder.uses_slices(project):
+    if project.uses_slices:
         request.getfixturevalue("chisel_release")
     result = check.check(rock_dir, rockcraft, tmp_path, Progress(f"parity {rock_dir.name}"), cold=True)
     assert not result.unexpected, "differences the allow-list does not explain:\n" + "\n".join(

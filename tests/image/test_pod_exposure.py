@@ -19,7 +19,7 @@ import docker
 import docker.models.containers
 import pytest
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image.conftest import wait_for
 from tests.image.ingress_proxy import SiteConnection
 from tests.image.services import Postgres, Redis

@@ -18,7 +18,7 @@ import docker
 import yaml
 from ops import pebble
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image.conftest import wait_for
 from tests.image.juju_pod import (
     REPO,

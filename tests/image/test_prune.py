@@ -16,12 +16,13 @@ import docker
 import docker.errors
 import pytest
 
-from rockbuild import prune
+from rockbuild import cache
+from rockbuild.upkeep import prune
 
 
 @pytest.fixture
 def label() -> str:
-    return f"rockbuild.prune-test={uuid.uuid4().hex[:12]}"
+    return f"rockbuild.upkeep.prune-test={uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -59,8 +60,8 @@ def test_only_what_belongs_to_gone_rock_directories_is_removed(
     live, gone = rock_dir(tmp_path / "live" / "rock"), rock_dir(tmp_path / "gone" / "rock")
     work_root = tmp_path / "work"
     live_work, gone_work, old_work, unknown_work = (work_root / n for n in ("x-live", "x-gone", "x-old", "x-unknown"))
-    prune.record_owner(live_work, live)
-    prune.record_owner(gone_work, gone)
+    cache.record_owner(live_work, live)
+    cache.record_owner(gone_work, gone)
     old_work.mkdir()  # from before owner records: matched through its container's mounts
     unknown_work.mkdir()
     (gone_work / "parts").mkdir()
@@ -72,7 +73,7 @@ def test_only_what_belongs_to_gone_rock_directories_is_removed(
         (packed / "prime").mkdir(parents=True)
         (packed / "rockcraft.yaml").write_text("name: x\n")
         if owner is not None:
-            prune.record_owner_beside(packed, owner)
+            cache.record_owner_beside(packed, owner)
     assert sorted(p.name for p in packed_live.iterdir()) == ["prime", "rockcraft.yaml"]
 
     repository = f"rockbuild-prune-test-{uuid.uuid4().hex[:8]}"
@@ -110,8 +111,8 @@ def test_only_what_belongs_to_gone_rock_directories_is_removed(
 
     assert prune.remove(docker_client, found) == []
     assert not gone_work.exists() and not old_work.exists() and live_work.exists() and unknown_work.exists()
-    assert not packed_gone.exists() and not prune.record_beside(packed_gone).exists()
-    assert packed_live.exists() and prune.record_beside(packed_live).exists() and packed_unknown.exists()
+    assert not packed_gone.exists() and not cache.record_beside(packed_gone).exists()
+    assert packed_live.exists() and cache.record_beside(packed_live).exists() and packed_unknown.exists()
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get(drop.id)  # type: ignore[attr-defined]
     docker_client.containers.get(keep.id)  # type: ignore[attr-defined]

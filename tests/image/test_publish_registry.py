@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from rockbuild import cli
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from rockbuild.progress import Progress
-from rockbuild.store_commands import StoreError
-from rockbuild.store_session import CharmcraftSession
+from rockbuild.publish.charmcraft_session import CharmcraftSession
+from rockbuild.publish.store_argv import StoreError
 from tests.image.services import Registry
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import docker
 import docker.models.containers
 import pytest
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image import indico_site
 from tests.image.conftest import wait_for
 from tests.image.services import Postgres, Redis

@@ -13,8 +13,9 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from rockbuild import publish, sbom
-from rockbuild.builder import BuiltRock
+from rockbuild.build import sbom
+from rockbuild.build.artifact import BuiltRock
+from rockbuild.publish import release as publish
 from rockbuild.upkeep import python_lock
 
 REPO = Path(__file__).resolve().parents[2]

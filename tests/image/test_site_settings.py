@@ -13,7 +13,7 @@ import docker
 import docker.models.containers
 import pytest
 
-from rockbuild.builder import BuiltRock
+from rockbuild.build.artifact import BuiltRock
 from tests.image import indico_site
 from tests.image.conftest import exec_text
 from tests.image.juju_pod import REPO

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rockbuild.buildenv import PASSTHROUGH_ENV, WEAKENING_ENV, refuse_weakened_verification
+from rockbuild.build.buildenv import PASSTHROUGH_ENV, WEAKENING_ENV, refuse_weakened_verification
 from rockbuild.errors import BuildError
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rockbuild import builder, chisel
+from rockbuild.build import chisel, local_build
 
 
 def release_tree(root: Path, slices: str) -> Path:
@@ -29,10 +29,10 @@ def test_a_changed_slice_definition_changes_the_inputs_of_a_build(
     rock.mkdir()
     (rock / "rockcraft.yaml").write_text("name: r\n")
     monkeypatch.setenv(chisel.RELEASE_SETTING, str(release))
-    before = builder.input_digest(rock, "sha256:base")
-    assert builder.input_digest(rock, "sha256:base") == before
+    before = local_build.input_digest(rock, "sha256:base")
+    assert local_build.input_digest(rock, "sha256:base") == before
     (release / "slices/hello.yaml").write_text("package: hello\nslices: {bins: {}}\n")
-    assert builder.input_digest(rock, "sha256:base") != before, "same place, new content: not up to date"
+    assert local_build.input_digest(rock, "sha256:base") != before, "same place, new content: not up to date"
 
 
 def test_an_archive_is_fingerprinted_by_its_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rockbuild import layers
+from rockbuild.build import layers
 from rockbuild.errors import BuildError
 
 

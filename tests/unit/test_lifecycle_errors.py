@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rockbuild import lifecycle
+from rockbuild.build import lifecycle
+from rockbuild.build.project import load_project
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
-from rockbuild.project import load_project
 
 FIXTURE = Path(__file__).resolve().parents[1] / "image" / "fixtures" / "fixture-rock" / "rockcraft.yaml"
 

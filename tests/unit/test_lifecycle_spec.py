@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rockbuild import buildenv, lifecycle
-from rockbuild.project import parse_project
+from rockbuild.build import buildenv, lifecycle
+from rockbuild.build.project import parse_project
 from tests.unit.rockcraft_cases import GOOD
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from rockbuild import local_support
+from rockbuild.build import local_support
+from rockbuild.build.project import parse_project
 from rockbuild.errors import BuildError
-from rockbuild.project import parse_project
 from tests.unit.rockcraft_cases import variant, with_part
 
 

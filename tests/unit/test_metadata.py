@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rockbuild import metadata
-from rockbuild.project import parse_project
+from rockbuild.build import metadata
+from rockbuild.build.project import parse_project
 from tests.unit.rockcraft_cases import GOOD, variant
 
 WHEN = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)

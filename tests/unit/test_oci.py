@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rockbuild import oci
+from rockbuild.build import oci
+from rockbuild.build.project import parse_project
 from rockbuild.errors import BuildError
-from rockbuild.project import parse_project
 from tests.unit.rockcraft_cases import GOOD
 
 

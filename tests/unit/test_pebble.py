@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import yaml
 
-from rockbuild import pebble
-from rockbuild.project import parse_project
+from rockbuild.build import pebble
+from rockbuild.build.project import parse_project
 from tests.unit.rockcraft_cases import GOOD, variant
 
 

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 import yaml
 
+from rockbuild.build.project import load_project, parse_project
 from rockbuild.errors import BuildError
-from rockbuild.project import load_project, parse_project
 from tests.unit.rockcraft_cases import BAD, GOOD
 
 REPO = Path(__file__).resolve().parents[2]

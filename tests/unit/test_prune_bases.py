@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rockbuild import base, prune
+from rockbuild.build import base
+from rockbuild.upkeep import prune
 
 
 def test_only_the_current_recipes_bases_are_kept(tmp_path: Path) -> None:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rockbuild import charmpack, cli, publish
-from rockbuild import store_commands as cmd
+from rockbuild import cli
 from rockbuild.errors import BuildError
+from rockbuild.publish import charm_pack as charmpack
+from rockbuild.publish import release as publish
+from rockbuild.publish import store_argv as cmd
 
 REPO = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "ab" * 32

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rockbuild.build.project import load_project
 from rockbuild.errors import BuildError
-from rockbuild.project import load_project
 from rockbuild.upkeep import python_lock
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
+from rockbuild.build.project import parse_project
 from rockbuild.errors import BuildError
-from rockbuild.project import parse_project
 from tests.unit.rockcraft_cases import BAD, GOOD
 from tests.unit.test_project import REPO, all_rockcraft_files
 

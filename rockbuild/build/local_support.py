@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import platform
 
-from rockbuild.base import SUITES
+from rockbuild.build.base import SUITES
+from rockbuild.build.project import Project
 from rockbuild.errors import BuildError
-from rockbuild.project import Project
 
 GO_HINT = "for a Go toolchain use `build-packages: [golang-go]` with `build-environment: [{GOTOOLCHAIN: auto}]`"
 MACHINE_TO_DEB = {

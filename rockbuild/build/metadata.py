@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from rockbuild.project import Project
+from rockbuild.build.project import Project
 
 DAEMON_USER = "_daemon_"
 DAEMON_ID = 584792

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rockbuild import commands, layers, metadata, pebble
-from rockbuild.base import BaseImage
+from rockbuild import host_tools as commands
+from rockbuild.build import layers, metadata, pebble
+from rockbuild.build.base import BaseImage
+from rockbuild.build.local_support import host_architecture
+from rockbuild.build.project import Project
 from rockbuild.errors import BuildError
-from rockbuild.local_support import host_architecture
 from rockbuild.progress import Progress
-from rockbuild.project import Project
 
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from rockbuild.project import Project
+from rockbuild.build.project import Project
 
 BINARY = "usr/bin/pebble"
 LAYERS_DIR = "var/lib/pebble/default/layers"

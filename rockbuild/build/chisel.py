@@ -16,7 +16,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from rockbuild import buildenv
+from rockbuild.build import buildenv
 from rockbuild.cache import cache_root
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -112,3 +112,14 @@ def release_dir(progress: Progress) -> Path | None:
             root.rename(unpacked)
             shutil.rmtree(staging, ignore_errors=True)
     return unpacked
+
+
+def container_mounts(tool_image: str, progress: Progress) -> dict[str, str]:
+    """Host path -> container path: chisel, its wrapper (craft-parts runs `chisel` from PATH) and
+    the slice definitions, the same in the local builder's containers and real rockcraft's."""
+    chisel_dir = ensure_chisel(tool_image, progress)
+    mounts = {str(chisel_dir): IN_CONTAINER, str(chisel_dir / "chisel"): "/usr/local/bin/chisel"}
+    release = release_dir(progress)
+    if release is not None:
+        mounts[str(release)] = RELEASE_IN_CONTAINER
+    return mounts

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from rockbuild import base as bases
-from rockbuild import buildenv
+from rockbuild.build import base as bases
+from rockbuild.build import buildenv
 from rockbuild.cache import cache_root, digest_of
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress

@@ -14,12 +14,13 @@ from types import TracebackType
 
 import docker.models.containers
 
-from rockbuild import base as bases
-from rockbuild import buildenv, docker_engine
-from rockbuild.charmpack import CHARM_BASE, CHARMCRAFT, INSTALL_CHARMCRAFT
+from rockbuild import docker_engine
+from rockbuild.build import base as bases
+from rockbuild.build import buildenv
 from rockbuild.progress import Progress
-from rockbuild.publish import SECRET_ENV, redact
-from rockbuild.store_commands import StoreError
+from rockbuild.publish.charm_pack import CHARM_BASE, CHARMCRAFT, INSTALL_CHARMCRAFT
+from rockbuild.publish.release import SECRET_ENV, redact
+from rockbuild.publish.store_argv import StoreError
 
 SETUP_SCRIPT = f"""{INSTALL_CHARMCRAFT}
 apt-get install -y -qq --no-install-recommends skopeo >/dev/null

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import yaml
 
-from rockbuild import oci, sbom
-from rockbuild import store_commands as cmd
-from rockbuild.project import load_project
+from rockbuild.build import oci, sbom
+from rockbuild.build.project import load_project
+from rockbuild.publish import store_argv as cmd
 
 SECRET_ENV = ("CHARMCRAFT_AUTH",)
 BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"

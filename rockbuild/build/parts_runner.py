@@ -1,7 +1,7 @@
 """Runs the parts lifecycle to PRIME with craft-parts. Executed inside the build container.
 
 It needs only craft-parts and the standard library. Its input is the JSON spec the host writes
-(see `rockbuild.lifecycle`); on stdout it prints `::step`, `::note` and `::result` lines that the
+(see `rockbuild.build.lifecycle`); on stdout it prints `::step`, `::note` and `::result` lines that the
 host turns into progress, and all build output goes to the spec's log file.
 """
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rockbuild import pebble
-from rockbuild.buildenv import PEBBLE_VERSION, BuildContainer
+from rockbuild.build import pebble
+from rockbuild.build.buildenv import PEBBLE_VERSION, BuildContainer
+from rockbuild.build.local_support import host_architecture
+from rockbuild.build.project import RESERVED_PART, Project
 from rockbuild.errors import BuildError
-from rockbuild.local_support import host_architecture
 from rockbuild.progress import Progress
-from rockbuild.project import RESERVED_PART, Project
 
 WORK_IN_CONTAINER = "/work"
-RUNNER = "/rockbuild/src/rockbuild/parts_runner.py"
+RUNNER = "/rockbuild/src/rockbuild/build/parts_runner.py"
 PYTHON = "/opt/rockbuild/venv/bin/python"
 
 

@@ -14,7 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from rockbuild import commands, docker_engine, layers
+from rockbuild import docker_engine
+from rockbuild import host_tools as commands
+from rockbuild.build import layers
 from rockbuild.cache import cache_root
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress

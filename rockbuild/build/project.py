@@ -240,6 +240,11 @@ class Project(_Model):
     def effective_build_base(self) -> str:
         return self.build_base or self.base
 
+    @property
+    def uses_slices(self) -> bool:
+        """Whether a part stages chisel slices (`package_slice`), which chisel cuts."""
+        return any("_" in package for part in self.parts.values() for package in part.get("stage-packages") or [])
+
 
 def _loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)

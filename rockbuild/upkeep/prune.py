@@ -21,9 +21,10 @@ import docker
 import docker.errors
 import docker.models.containers
 
-from rockbuild.base import BASE_RECIPE
+from rockbuild import docker_engine
+from rockbuild.build.base import BASE_RECIPE
+from rockbuild.cache import OWNER_FILE, cache_root, record_beside
 
-OWNER_FILE = ".rock-dir"
 BUILD_CONTAINERS = "rockbuild=build-container"
 TOOL_IMAGES = "rockbuild-tools"
 
@@ -35,22 +36,6 @@ class Findings:
     images: list[str] = field(default_factory=list)
     unknown: list[Path] = field(default_factory=list)
     bases: list[Path] = field(default_factory=list)
-
-
-def record_owner(work: Path, rock_dir: Path) -> None:
-    work.mkdir(parents=True, exist_ok=True)
-    (work / OWNER_FILE).write_text(f"{rock_dir.resolve()}\n")
-
-
-def record_beside(work: Path) -> Path:
-    """Where a work directory that is itself a project (real rockcraft's) names its rock directory:
-    beside it, so that the project holds only the rock's own files."""
-    return work.with_name(work.name + OWNER_FILE)
-
-
-def record_owner_beside(work: Path, rock_dir: Path) -> None:
-    work.parent.mkdir(parents=True, exist_ok=True)
-    record_beside(work).write_text(f"{rock_dir.resolve()}\n")
 
 
 def _is_rock_dir(path: Path | None) -> bool:
@@ -134,3 +119,35 @@ def remove(engine: docker.DockerClient, found: Findings) -> list[Path]:
     for base in found.bases:
         shutil.rmtree(base, ignore_errors=True)
     return busy
+
+
+def run(dry_run: bool) -> int:
+    """`build.py prune`: find what no checkout uses any more, say it, and remove it (unless dry_run)."""
+    engine = docker_engine.client()
+    found = find(
+        engine,
+        cache_root() / "work",
+        [BUILD_CONTAINERS],
+        bases_root=cache_root() / "bases",
+        rockcraft_work_root=cache_root() / "rockcraft-work",
+    )
+    sizes = {work: size_of(work) for work in found.work_dirs}
+    verb = "would remove" if dry_run else "removing"
+    for container in found.containers:
+        print(f"{verb} build container {container.name} (its rock directory is gone)")
+    for work in found.work_dirs:
+        print(f"{verb} work directory {work} (its rock directory is gone)")
+    for tag in found.images:
+        print(f"{verb} image {tag} (no build container uses it, and a newer one exists)")
+    for work in found.unknown:
+        print(f"kept {work}: no record of its rock directory (remove it by hand if no checkout uses it)")
+    for base in found.bases:
+        sizes[base] = size_of(base)
+        print(f"{verb} base {base} (made by an older base recipe)")
+    if not dry_run:
+        for work in remove(engine, found):
+            print(f"kept {work}: a build is using it")
+            del sizes[work]
+    freed = sum(sizes.values()) / 1e9
+    print(f"{'would free' if dry_run else 'freed'} {freed:.1f} GB of work directories and bases, plus the images")
+    return 0

@@ -22,9 +22,9 @@ from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
 from rockbuild import docker_engine
+from rockbuild.build.sbom.inventory import Inventory, read_filesystem
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
-from rockbuild.sbom.inventory import Inventory, read_filesystem
 
 SCHEMA = SchemaVersion.V1_6
 

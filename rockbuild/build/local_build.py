@@ -1,0 +1,137 @@
+"""The local builder: rockcraft's lifecycle for one rock with craft-parts in a build container
+(buildenv), the OCI image assembled from the prime directory (oci), the result cached by a digest
+of everything it depends on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from rockbuild.build import base as bases
+from rockbuild.build import buildenv, chisel, lifecycle, local_support, oci
+from rockbuild.build.artifact import BuiltRock, load_into_docker, rock_path
+from rockbuild.build.project import Project, load_project
+from rockbuild.cache import cache_root, digest_of, empty_directory, exclusive, record_owner
+from rockbuild.progress import Progress
+
+# The builder's own code: a change to it rebuilds the rocks.
+BUILDER_SOURCES = Path(__file__).parent
+# What a build writes into the rock's directory: never an input of the next one.
+BUILD_OUTPUTS = (".rock", ".partial", ".cdx.json")
+
+
+def input_digest(rock_dir: Path, base_digest: str) -> str:
+    """Everything a build depends on: the rock's files, the builder's code, the base, Pebble, and
+    for rocks with chisel slices, chisel's version and the slice definitions it was given."""
+    pieces: list[bytes | str] = [base_digest, buildenv.PEBBLE_VERSION, chisel.CHISEL_VERSION]
+    pieces.append(chisel.release_fingerprint())
+    for root in (rock_dir, BUILDER_SOURCES):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = path.relative_to(root)
+            if path.name.endswith(BUILD_OUTPUTS) or "__pycache__" in rel.parts:
+                continue
+            pieces += [str(rel), path.read_bytes()]
+    return digest_of(*pieces)
+
+
+def _stamp_file(rock_dir: Path) -> Path:
+    return cache_root() / "stamps" / f"{digest_of(str(rock_dir.resolve()))}.json"
+
+
+def work_dir_for(rock_dir: Path, name: str) -> Path:
+    """craft-parts' work directory: one per rock directory, so two checkouts never share one."""
+    return cache_root() / "work" / f"{name}-{digest_of(str(rock_dir.resolve()))[:8]}"
+
+
+def forget(rock_dir: Path) -> None:
+    """Drop a rock's part work, build container and stamp, so that its next build starts cold.
+
+    Machine-wide caches (base, build-tool image, Pebble, downloads) stay.
+    """
+    project = load_project(rock_dir / "rockcraft.yaml")
+    with exclusive(work_dir_for(rock_dir, project.name)):
+        shutil.rmtree(work_dir_for(rock_dir, project.name), ignore_errors=True)
+        _stamp_file(rock_dir).unlink(missing_ok=True)
+        buildenv.remove_build_containers(rock_dir)
+
+
+def _up_to_date(rock_dir: Path, digest: str) -> tuple[Path, str] | None:
+    stamp = _stamp_file(rock_dir)
+    if not stamp.exists():
+        return None
+    data = json.loads(stamp.read_text())
+    path = Path(data["path"])
+    if data.get("inputs") == digest and path.exists():
+        return path, str(data["version"])
+    return None
+
+
+def build_local(
+    rock_dir: Path, project: Project, progress: Progress, verbose: bool = False, force: bool = False
+) -> BuiltRock:
+    local_support.ensure_supported(project, str(rock_dir / "rockcraft.yaml"))
+    base = bases.ensure_base(project.base, progress)
+    with exclusive(work_dir_for(rock_dir, project.name)):
+        return _build_local(rock_dir, project, base, progress, verbose, force)
+
+
+def _start_cold_if_the_environment_changed(work: Path, environment: str, progress: Progress) -> None:
+    """Part state made on another base or build environment is not reused: staged packages and
+    files craft-parts copies from the build host (targets of absolute symlinks) would be stale."""
+    marker = work / ".rockbuild-environment"
+    if work.exists() and (not marker.exists() or marker.read_text() != environment):
+        progress.say("build environment", "changed since the last build: starting cold")
+        empty_directory(work)
+    work.mkdir(parents=True, exist_ok=True)
+    marker.write_text(environment)
+
+
+def _build_local(
+    rock_dir: Path, project: Project, base: bases.BaseImage, progress: Progress, verbose: bool, force: bool
+) -> BuiltRock:
+    digest = input_digest(rock_dir, base.digest)
+    ready = None if force else _up_to_date(rock_dir, digest)
+    if ready:
+        path, version = ready
+        progress.say("up to date", path.name)
+        image_id = load_into_docker(project, version, path, progress)
+        return BuiltRock(project.name, version, path, image_id, reused=True)
+
+    build_base = (
+        base
+        if project.effective_build_base == project.base
+        else bases.ensure_base(project.effective_build_base, progress)
+    )
+    tool_image = buildenv.ensure_tool_image(build_base, progress)
+    pebble_dir = buildenv.ensure_pebble(tool_image, progress)
+    tools: dict[str, str] = {}
+    chisel_used, slices = None, ""  # (chisel's directory, the slice definitions), as the marker names them
+    if project.uses_slices:
+        tools = chisel.container_mounts(tool_image, progress)
+        chisel_used, slices = (
+            (chisel.ensure_chisel(tool_image, progress), chisel.release_dir(progress)),
+            chisel.release_fingerprint(),
+        )
+    work = work_dir_for(rock_dir, project.name)
+    environment = f"{base.digest} {tool_image} {pebble_dir} {chisel_used} {slices}"
+    _start_cold_if_the_environment_changed(work, environment, progress)
+    record_owner(work, rock_dir)
+    container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir, tools)
+    progress.say("build container", container.name)
+    container.start()
+    try:
+        result = lifecycle.run_parts(project, container, work, base.digest, progress, verbose)
+    finally:
+        container.stop()
+
+    out = rock_path(rock_dir, project, result.version)
+    image = oci.assemble(project, result.version, base, result.prime, work, progress)
+    progress.say("export", out.name)
+    oci.export_archive(image, out)
+    shutil.rmtree(image.dir, ignore_errors=True)
+    stamp = _stamp_file(rock_dir)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"inputs": digest, "path": str(out), "version": result.version}))
+    image_id = load_into_docker(project, result.version, out, progress)
+    return BuiltRock(project.name, result.version, out, image_id, reused=False)

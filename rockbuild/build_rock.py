@@ -1,0 +1,60 @@
+"""Builds one rock: with the local builder (rockbuild.build) or real `rockcraft pack` (installed,
+or run in a container by rockbuild.real_rockcraft); both write the same artifact
+(rockbuild.build.artifact). rockcraft.yaml is read here, once, and handed to the builder chosen."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from rockbuild.build import local_build, sbom
+from rockbuild.build.artifact import BuiltRock, load_into_docker, platform_label
+from rockbuild.build.project import Project, load_project
+from rockbuild.errors import BuildError
+from rockbuild.progress import Progress
+from rockbuild.real_rockcraft import pack
+from rockbuild.real_rockcraft import source as rockcraft_source
+
+
+def build_with_rockcraft(rock_dir: Path, project: Project, progress: Progress, source: str | None = None) -> BuiltRock:
+    """`rockcraft pack` itself when it is installed, else real rockcraft in a container."""
+    if shutil.which("rockcraft"):
+        progress.say("rockcraft pack")
+        done = subprocess.run(["rockcraft", "pack"], cwd=rock_dir, check=False)
+        if done.returncode != 0:
+            raise BuildError(f"rockcraft pack failed in {rock_dir} (exit {done.returncode})")
+        candidates = sorted(
+            rock_dir.glob(f"{project.name}_*_{platform_label(project)}.rock"), key=lambda p: p.stat().st_mtime
+        )
+        if not candidates:
+            raise BuildError(f"rockcraft pack wrote no {project.name}_*.rock in {rock_dir}")
+        out = candidates[-1]
+    else:
+        out = pack.pack(rock_dir, project, rockcraft_source.resolve(source), rock_dir, progress)
+    version = out.name.split("_")[1]
+    image_id = load_into_docker(project, version, out, progress)
+    return BuiltRock(project.name, version, out, image_id, reused=False)
+
+
+def choose_builder(requested: str) -> str:
+    """auto: rockcraft when it is installed, else the local builder. rockcraft: installed, or in a container."""
+    if requested == "auto":
+        return "rockcraft" if shutil.which("rockcraft") else "local"
+    return requested
+
+
+def build(
+    rock_dir: Path, builder: str, verbose: bool = False, force: bool = False, rockcraft_source: str | None = None
+) -> BuiltRock:
+    progress = Progress(rock_dir.name)
+    project = load_project(rock_dir / "rockcraft.yaml")
+    chosen = choose_builder(builder)
+    progress.say(f"builder: {chosen}")
+    if chosen == "rockcraft":
+        built = build_with_rockcraft(rock_dir, project, progress, rockcraft_source)
+    else:
+        built = local_build.build_local(rock_dir, project, progress, verbose=verbose, force=force)
+    sbom.ensure(built.path, built.image, built.name, built.version, progress)
+    progress.say("done", f"{built.path} -> docker image {built.image}")
+    return built
