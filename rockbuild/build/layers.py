@@ -7,6 +7,7 @@ written directories first, in a stable order, so that equal trees give equal tar
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import stat
@@ -14,6 +15,7 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from rockbuild import atomic
 from rockbuild.errors import BuildError
 
 
@@ -90,49 +92,37 @@ def layer_entries(root: Path, links: dict[str, str], prune_against: Path | None 
 
 def write_layer(root: Path, out: Path, links: dict[str, str] | None = None, prune_against: Path | None = None) -> Path:
     """Archive the tree at `root` into the uncompressed tarball `out` (written atomically)."""
-    partial = out.with_name(out.name + ".partial")
-    try:
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-            for name, rel in layer_entries(root, links or {}, prune_against):
-                info = tar.gettarinfo(str(root / rel), arcname=name)
-                info.uname = info.gname = ""
-                if info.isreg():
-                    with open(root / rel, "rb") as fh:
-                        tar.addfile(info, fh)
-                else:
-                    tar.addfile(info)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic.replacing(out) as partial, tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, rel in layer_entries(root, links or {}, prune_against):
+            info = tar.gettarinfo(str(root / rel), arcname=name)
+            info.uname = info.gname = ""
+            if info.isreg():
+                with open(root / rel, "rb") as fh:
+                    tar.addfile(info, fh)
+            else:
+                tar.addfile(info)
     return out
 
 
 def write_files_layer(files: dict[str, tuple[bytes, int]], out: Path, dirs: dict[str, int] | None = None) -> Path:
     """A small layer from in-memory files {path: (content, mode)} and directories {path: mode}."""
-    import io
-
-    partial = out.with_name(out.name + ".partial")
     # rockcraft's layers carry every parent directory (root's, 0755), not only the ones named.
     dirs = dict(dirs or {})
     for path in [*files, *dirs]:
         for parent in PurePosixPath(path).parents:
             if str(parent) != ".":
                 dirs.setdefault(str(parent), 0o755)
-    try:
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-            for path, mode in sorted(dirs.items()):
-                info = tarfile.TarInfo(path)
-                info.type = tarfile.DIRTYPE
-                info.mode = mode
-                tar.addfile(info)
-            for path, (content, mode) in sorted(files.items()):
-                info = tarfile.TarInfo(path)
-                info.size = len(content)
-                info.mode = mode
-                tar.addfile(info, io.BytesIO(content))
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic.replacing(out) as partial, tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path, mode in sorted(dirs.items()):
+            info = tarfile.TarInfo(path)
+            info.type = tarfile.DIRTYPE
+            info.mode = mode
+            tar.addfile(info)
+        for path, (content, mode) in sorted(files.items()):
+            info = tarfile.TarInfo(path)
+            info.size = len(content)
+            info.mode = mode
+            tar.addfile(info, io.BytesIO(content))
     return out
 
 

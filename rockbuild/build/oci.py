@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rockbuild import atomic
 from rockbuild import host_tools as commands
 from rockbuild.build import layers, metadata, pebble
 from rockbuild.build.base import BaseImage
@@ -145,9 +146,7 @@ def add_manifest_media_type(layout: Path) -> None:
 def export_archive(image: ImageLayout, out: Path) -> Path:
     """Write the image as an OCI archive at `out`, atomically: on failure no `.rock` is left."""
     commands.require_tool("skopeo", "Run `make host` to install it.")
-    partial = out.with_name(out.name + ".partial")
-    partial.unlink(missing_ok=True)
-    try:
+    with atomic.replacing(out) as partial:
         commands.run(
             [
                 "skopeo",
@@ -159,9 +158,6 @@ def export_archive(image: ImageLayout, out: Path) -> Path:
             ],
             what=f"export {out.name}",
         )
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from rockbuild import atomic
 from rockbuild.build import base as bases
 from rockbuild.build import buildenv
 from rockbuild.cache import cache_root, digest_of
@@ -95,8 +96,4 @@ def _pack(source: Path, progress: Progress, charm_dir: Path) -> Path:
     built = sorted(out.glob("*.charm"))
     if len(built) != 1:
         raise BuildError(f"charmcraft pack wrote {len(built)} .charm files; expected one")
-    final = charm_dir / built[0].name
-    partial = final.with_name(final.name + ".partial")
-    shutil.copyfile(built[0], partial)
-    partial.replace(final)
-    return final
+    return atomic.copy(built[0], charm_dir / built[0].name)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from rockbuild import atomic
 from rockbuild.build import oci, sbom
 from rockbuild.build.project import load_project
 from rockbuild.publish import store_argv as cmd
@@ -62,9 +63,7 @@ class Manifest:
         if self.status == "dry-run":
             return  # a dry run must not replace the record of a real release
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-        partial.replace(path)
+        atomic.write_text(path, json.dumps(dataclasses.asdict(self), indent=2) + "\n")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import NamedTuple
 
+from rockbuild import atomic
 from rockbuild.build import base as bases
 from rockbuild.build import buildenv, chisel
 from rockbuild.build.project import Project
@@ -91,12 +92,6 @@ def pack(
         built = sorted(work.glob(f"{project.name}_*.rock"))
         if len(built) != 1:
             raise BuildError(f"rockcraft pack wrote {len(built)} {project.name}_*.rock files in {work}; expected one")
-        out = out_dir / built[0].name
-        partial = out.with_name(out.name + ".partial")
-        try:
-            shutil.copyfile(built[0], partial)
-            partial.replace(out)
-        finally:
-            partial.unlink(missing_ok=True)
+        out = atomic.copy(built[0], out_dir / built[0].name)
         built[0].unlink()
     return out

@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from rockbuild import atomic
 from rockbuild.build import base as bases
 from rockbuild.build import buildenv
 from rockbuild.build.project import Project, load_project
@@ -160,9 +161,7 @@ def lock(
         tools_text = build_tools_lock(lock_text, project.name)
         for name, text in ((LOCK, lock_text), (BUILD_TOOLS_LOCK, tools_text)):
             target = part.source_dir / name
-            partial = target.with_name(name + ".partial")
-            partial.write_text(text)
-            partial.replace(target)
+            atomic.write_text(target, text)
             written.append(target)
         progress.say(f"lock {part.part}", f"{len(pins(lock_text))} packages pinned with their hashes")
     return written

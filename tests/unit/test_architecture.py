@@ -14,7 +14,7 @@ CHARM_SRC = REPO / "charm" / "src"
 MAX_LINES = 300
 
 # rockbuild's jobs, and what each may import besides itself (docs/architecture.md).
-KERNEL = {"errors", "progress", "cache", "docker_engine", "host_tools"}
+KERNEL = {"errors", "progress", "cache", "docker_engine", "host_tools", "atomic"}
 MAY_IMPORT = {
     "kernel": set(),
     "build": {"kernel"},

@@ -21,7 +21,7 @@ from cyclonedx.schema import OutputFormat, SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
-from rockbuild import docker_engine
+from rockbuild import atomic, docker_engine
 from rockbuild.build.sbom.inventory import Inventory, read_filesystem
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -42,12 +42,7 @@ def ensure(rock_file: Path, image: str, name: str, version: str, progress: Progr
     with exported(image) as stream:
         inventory = read_filesystem(stream, arch=_arch(rock_file))
     document = render(inventory, name, version)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        partial.write_text(document)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    atomic.write_text(target, document)
     counts = summary(json.loads(document))
     progress.say("sbom", f"{target.name}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     return target
