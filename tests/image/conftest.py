@@ -62,6 +62,17 @@ def run_container(docker_client: docker.DockerClient) -> Iterator[Callable[..., 
         container.remove(force=True)
 
 
+def probe(docker_client: docker.DockerClient, image: str, command: list[str], *, through_pebble: bool = True) -> str:
+    """One command in a throw-away container of `image`, its output as text. Through Pebble's
+    `exec` (the rock's entrypoint is `pebble enter`), or, with through_pebble=False, as the
+    entrypoint itself (no Pebble, no network)."""
+    if through_pebble:
+        out = docker_client.containers.run(image, ["exec", *command], remove=True, network_mode="host")
+    else:
+        out = docker_client.containers.run(image, entrypoint=command, remove=True, network_mode="none")
+    return bytes(out).decode()
+
+
 def exec_text(container: docker.models.containers.Container, cmd: list[str], user: str = "") -> str:
     code, output = container.exec_run(cmd, user=user)
     text = output.decode(errors="replace")

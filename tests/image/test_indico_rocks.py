@@ -33,7 +33,7 @@ import pytest
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image import external_sources as ext
-from tests.image.conftest import exec_text, wait_for
+from tests.image.conftest import exec_text, probe, wait_for
 from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis
 
 SITE = "localhost:8080"  # Indico routes by Host: requests must name its BASE_URL's host
@@ -582,25 +582,22 @@ def test_concurrent_migrations_are_serialised(
 
 
 def test_no_compilers_or_headers_in_the_images(rocks: dict[str, BuiltRock], docker_client: docker.DockerClient) -> None:
-    probe = (
+    listing = (
         "ls -d /usr/bin/gcc* /usr/bin/cc /usr/bin/x86_64-linux-gnu-gcc* /usr/include/python3.12 /usr/include/stdio.h"
     )
     for name in ("indico", "indico-nginx"):
-        out = docker_client.containers.run(
-            rocks[name].image, ["exec", "sh", "-c", f"{probe} 2>/dev/null; true"], remove=True, network_mode="host"
-        ).decode()
+        out = probe(docker_client, rocks[name].image, ["sh", "-c", f"{listing} 2>/dev/null; true"])
         assert not [line for line in out.splitlines() if line.startswith("/")], f"{name}: {out}"
 
 
 def test_the_nginx_image_has_indicos_static_files_but_not_indico(
     rocks: dict[str, BuiltRock], docker_client: docker.DockerClient
 ) -> None:
-    out = docker_client.containers.run(
+    out = probe(
+        docker_client,
         rocks["indico-nginx"].image,
-        ["exec", "sh", "-c", "ls /srv/indico/static/dist | head -1; ls /usr/bin/python3 /usr/bin/indico 2>&1; true"],
-        remove=True,
-        network_mode="host",
-    ).decode()
+        ["sh", "-c", "ls /srv/indico/static/dist | head -1; ls /usr/bin/python3 /usr/bin/indico 2>&1; true"],
+    )
     assert "No such file" in out and out.count("No such file") == 2, out
 
 
@@ -610,17 +607,11 @@ def test_no_source_maps_in_either_image(rocks: dict[str, BuiltRock], docker_clie
         ("indico", "/usr/lib/python3.12/site-packages/indico/web/static/dist"),
         ("indico-nginx", "/srv/indico/static/dist"),
     ):
-        found = docker_client.containers.run(
+        found = probe(
+            docker_client,
             rocks[name].image,
-            [
-                "exec",
-                "sh",
-                "-c",
-                f"find {dist} -name '*.map' | head -3; echo js=$(find {dist} -name '*.js' | grep -c .)",
-            ],
-            remove=True,
-            network_mode="host",
-        ).decode()
+            ["sh", "-c", f"find {dist} -name '*.map' | head -3; echo js=$(find {dist} -name '*.js' | grep -c .)"],
+        )
         assert found.splitlines()[0].startswith("js="), f"{name}: {found}"
         assert int(found.split("js=")[1]) > 100, f"{name} lost its bundles: {found}"
 
@@ -632,12 +623,11 @@ def test_the_indico_rock_builds_its_own_ca_bundle(
     layers = rockfile.read(rocks["indico"].path).layers
     bundle = "etc/ssl/certs/ca-certificates.crt"
     assert bundle not in layers[0] and bundle in layers[1]
-    count = docker_client.containers.run(
+    count = probe(
+        docker_client,
         rocks["indico"].image,
-        ["exec", "python3", "-c", "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])"],
-        remove=True,
-        network_mode="host",
-    ).decode()
+        ["python3", "-c", "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])"],
+    )
     assert int(count) > 100, "OpenSSL's default paths find the public CAs"
 
 
@@ -661,11 +651,10 @@ def test_the_recorded_schema_heads_are_those_of_the_migration_scripts(
         "m = pathlib.Path(importlib.util.find_spec('indico').submodule_search_locations[0]) / 'migrations'; "
         "print(' '.join(sorted(ScriptDirectory(str(m)).get_heads())))"
     )
-    out = docker_client.containers.run(
+    out = probe(
+        docker_client,
         rocks["indico"].image,
-        ["exec", "sh", "-c", f'cat /usr/share/indico/core-schema-heads; python3 -c "{script}"'],
-        remove=True,
-        network_mode="host",
-    ).decode()
+        ["sh", "-c", f'cat /usr/share/indico/core-schema-heads; python3 -c "{script}"'],
+    )
     *recorded, computed = out.strip().splitlines()
     assert recorded and sorted(recorded) == computed.split()

@@ -17,6 +17,7 @@ from rockbuild.build import sbom
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.publish import release as publish
 from rockbuild.upkeep import python_lock
+from tests.image.conftest import probe
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,12 +64,12 @@ def test_the_sboms_debian_packages_are_the_ones_installed(
     docker_client: docker.DockerClient, rocks: dict[str, BuiltRock]
 ) -> None:
     indico = packages(document(rocks["indico"]), "deb")
-    status = docker_client.containers.run(
+    status = probe(
+        docker_client,
         rocks["indico"].image,
-        entrypoint=["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"],
-        remove=True,
-        network_mode="none",
-    ).decode()
+        ["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"],
+        through_pebble=False,
+    )
     installed = dict(line.split(" ", 1) for line in status.splitlines() if line)
     assert {k: indico.get(k) for k in installed} == installed, "every package dpkg knows, at its version"
     assert indico["libpq5"].startswith("16."), "a staged package, which dpkg does not record, at its version"

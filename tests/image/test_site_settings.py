@@ -15,7 +15,7 @@ import pytest
 
 from rockbuild.build.artifact import BuiltRock
 from tests.image import indico_site
-from tests.image.conftest import exec_text
+from tests.image.conftest import exec_text, probe
 from tests.image.juju_pod import REPO
 from tests.image.services import Postgres, Redis
 from tests.image.test_indico_rocks import indico_env
@@ -32,12 +32,12 @@ OPERATOR_YAML = f"LOGO_URL: {LOGO}\nLOCAL_REGISTRATION: false\nSENTRY_ENVIRONMEN
 def test_the_charms_list_of_settings_is_the_rocks_indicos(
     docker_client: docker.DockerClient, rocks: dict[str, BuiltRock]
 ) -> None:
-    printed = docker_client.containers.run(
+    printed = probe(
+        docker_client,
         rocks["indico"].image,
-        entrypoint=["python3", "-c", "from indico.core.config import DEFAULTS; print(*sorted(DEFAULTS))"],
-        remove=True,
-        network_mode="none",
-    ).decode()
+        ["python3", "-c", "from indico.core.config import DEFAULTS; print(*sorted(DEFAULTS))"],
+        through_pebble=False,
+    )
     assert set(printed.split()) == set(site_settings.KNOWN), (
         "charm/src/indico-settings.txt differs from the rock's Indico: regenerate it from "
         "indico.core.config.DEFAULTS of the new version"
