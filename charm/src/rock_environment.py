@@ -37,6 +37,8 @@ def indico(state: State) -> dict[str, str]:
         "UWSGI_PROCESSES": str(config.uwsgi_processes),
         "INDICO_REQUEST_TIMEOUT": str(config.request_timeout),
         "CELERY_CONCURRENCY": str(config.celery_concurrency),
+        # The pod mounts the archive into the indico-nginx container too: NGINX sends stored files.
+        "INDICO_NGINX_SENDS_FILES": "true",
         "INDICO_SUPPORT_EMAIL": config.indico_support_email,
         "INDICO_PUBLIC_SUPPORT_EMAIL": config.indico_public_support_email,
         # The sender the mail server requires, unless the operator names one.

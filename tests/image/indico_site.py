@@ -49,6 +49,19 @@ with make_app().test_request_context():
     print(event.id)
 """
 
+PROTECT_EVENT = """
+import sys
+from indico.web.flask.app import make_app
+
+with make_app().app_context():
+    from indico.core.db import db
+    from indico.core.db.sqlalchemy.protection import ProtectionMode
+    from indico.modules.events import Event
+
+    Event.get(int(sys.argv[1])).protection_mode = ProtectionMode.protected
+    db.session.commit()
+"""
+
 
 def create_admin(web: docker.models.containers.Container) -> None:
     exec_text(web, ["sh", "-c", f"echo {ADMIN_PASSWORD} | indico-admin create-admin {ADMIN_EMAIL}"])
@@ -56,6 +69,11 @@ def create_admin(web: docker.models.containers.Container) -> None:
 
 def create_event(web: docker.models.containers.Container, title: str) -> int:
     return int(exec_text(web, ["python3", "-c", CREATE_EVENT, ADMIN_EMAIL, title]).strip().splitlines()[-1])
+
+
+def protect_event(web: docker.models.containers.Container, event_id: int) -> None:
+    """As the event's protection dialog does: only its managers (the administrator) may see it."""
+    exec_text(web, ["python3", "-c", PROTECT_EVENT, str(event_id)])
 
 
 @dataclass

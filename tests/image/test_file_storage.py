@@ -1,8 +1,9 @@
 """Uploaded files: on a volume shared by the web and Celery containers, and in an S3 bucket.
 
 The containers run one role each, as the charm runs them (web in `indico`, the worker in `celery`),
-so a Celery task that reads stored files proves the two see the same volume. Files go in and come
-out over HTTP through NGINX on 8080, as people upload and download them.
+so a Celery task that reads stored files proves the two see the same volume. NGINX has the volume
+too, as in the charm's pod, and sends stored files itself (INDICO_NGINX_SENDS_FILES). Files go in
+and come out over HTTP through NGINX on 8080, as people upload and download them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -22,6 +24,7 @@ import boto3
 import docker
 import docker.models.volumes
 import pytest
+import requests
 from docker.models.containers import Container
 
 from rockbuild.build.artifact import BuiltRock
@@ -56,17 +59,19 @@ class Deployment:
             ["exec", "/usr/local/bin/indico-start", role],
             detach=True,
             network_mode="host",
-            environment=self.env,
+            environment={**self.env, "INDICO_NGINX_SENDS_FILES": "true"},
             volumes={volume: {"bind": ARCHIVE, "mode": "rw"}},
         )
         return self.running[role]
 
-    def start_nginx(self) -> None:
+    def start_nginx(self, volume: str) -> None:
+        """NGINX with the unit's volume, read-only: it sends stored files, never writes them."""
         self.running["nginx"] = self.client.containers.run(
             self.rocks["indico-nginx"].image,
             detach=True,
             network_mode="host",
             environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
+            volumes={volume: {"bind": ARCHIVE, "mode": "ro"}},
         )
 
     def remove(self, *roles: str) -> None:
@@ -114,7 +119,7 @@ def test_an_upload_survives_new_containers_and_celery_reads_it(
     volume = app.volume()
     web = app.start("web", volume)
     celery = app.start("celery-worker", volume)
-    app.start_nginx()
+    app.start_nginx(volume)
     app.wait_until_served()
     indico_site.create_admin(web)
     event = indico_site.create_event(web, "Files on the volume")
@@ -127,6 +132,10 @@ def test_an_upload_survives_new_containers_and_celery_reads_it(
     stored = files_in(celery)
     assert len(stored) == 1, f"the worker's container sees the web container's upload: {stored}"
     assert exec_text(celery, ["stat", "-c", "%U %s", stored[0]]).split() == ["_daemon_", str(len(content))]
+    assert_sent_by_nginx(web, path, len(content))
+    internal = "/.xsf/archive/" + stored[0].removeprefix(ARCHIVE + "/")
+    assert indico_site.Browser().get(internal).status_code == 404, "NGINX's internal location is not a URL"
+    assert browser.get(internal).status_code == 404, "not even for a signed-in administrator"
 
     app.remove("web", "celery-worker")  # as a pod is recreated: new containers, the same volume
     web = app.start("web", volume)
@@ -191,6 +200,45 @@ def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
     )
 
 
+def assert_sent_by_nginx(web: Container, path: str, size: int) -> None:
+    """uWSGI logs each request with the bytes it generated: for a download NGINX sent, a few
+    hundred (headers), not the file."""
+    lines = [line for line in web.logs().decode(errors="replace").splitlines() if f"GET {path} " in line]
+    generated = [int(found.group(1)) for line in lines if (found := re.search(r"=> generated (\d+) bytes", line))]
+    assert generated and max(generated) < size // 10, f"uWSGI sent the file itself: {lines}"
+
+
+def test_a_protected_file_is_refused_before_nginx_sends_anything(
+    deployment: Callable[[dict[str, str]], Deployment], backing_services: tuple[Postgres, Redis]
+) -> None:
+    postgres, redis = backing_services
+    app = deployment(indico_env(postgres, redis, "indico_files_protected"))
+    volume = app.volume()
+    web = app.start("web", volume)
+    app.start_nginx(volume)
+    app.wait_until_served()
+    indico_site.create_admin(web)
+    event = indico_site.create_event(web, "Protected files")
+    manager = indico_site.Browser()
+    manager.log_in()
+    content = payload("minutes")
+    path = manager.upload_attachment(event, "minutes.bin", content)
+    indico_site.protect_event(web, event)
+
+    anonymous = indico_site.Browser().get(path, allow_redirects=False)
+    assert anonymous.status_code in (302, 403), anonymous.status_code  # Indico sends a guest to log in
+    assert content[:64] not in anonymous.content and "X-Accel-Redirect" not in anonymous.headers
+    allowed = manager.get(path)
+    assert allowed.status_code == 200 and allowed.content == content
+    assert "X-Accel-Redirect" not in allowed.headers, "NGINX consumes the header"
+    assert_sent_by_nginx(web, path, len(content))
+    # A file Indico sends from outside the archive (its own static files, straight from uWSGI on
+    # loopback) is still sent whole by uWSGI.
+    logo = requests.get("http://127.0.0.1:8081/images/logo_indico.png", headers={"Host": "localhost:8080"}, timeout=30)
+    assert logo.status_code == 200 and logo.content.startswith(b"\x89PNG") and "X-Accel-Redirect" not in logo.headers
+    assert len(logo.content) == int(logo.headers["Content-Length"])
+
+
 def test_with_s3_every_unit_serves_every_upload(
     deployment: Callable[[dict[str, str]], Deployment],
     backing_services: tuple[Postgres, Redis],
@@ -211,8 +259,9 @@ def test_with_s3_every_unit_serves_every_upload(
         "INDICO_S3_CA_BUNDLE": ca_pem,
     }
     app = deployment(env)
-    first_unit = app.start("web", app.volume())
-    app.start_nginx()
+    volume = app.volume()
+    first_unit = app.start("web", volume)
+    app.start_nginx(volume)
     app.wait_until_served()
     indico_site.create_admin(first_unit)
     event = indico_site.create_event(first_unit, "Files in a bucket")

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import docker
 import docker.models.containers
 import pytest
+import yaml
 from ops import pebble, testing
 
 from rockbuild.build.artifact import BuiltRock
@@ -66,7 +67,13 @@ IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-ngin
 # Juju mounts each unit's archive volume into the charm container (where ops reports its location)
 # and, as charmcraft.yaml says, into these containers at ARCHIVE_PATH.
 ARCHIVE = testing.Storage("archive")
-ARCHIVE_CONTAINERS = {"indico", "celery"}
+INDICO_CONTAINERS = {"indico", "celery"}
+# The containers charmcraft.yaml mounts the archive storage into, as Juju mounts it.
+ARCHIVE_CONTAINERS = {
+    name
+    for name, spec in yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["containers"].items()
+    if any(mount.get("storage") == "archive" for mount in spec.get("mounts", []))
+}
 # Only for this test: the pod's ports stay on loopback (a pod would listen on all its addresses).
 LOOPBACK_LAYER = {
     "indico": {
@@ -279,7 +286,7 @@ def pods(
                 base / "unit-0" / name,
                 container_uid(name),
                 archive=volumes["0"] if name in ARCHIVE_CONTAINERS else None,
-                ca_bundle=git_server.ca_bundle if name in ARCHIVE_CONTAINERS else None,  # Indico's containers
+                ca_bundle=git_server.ca_bundle if name in INDICO_CONTAINERS else None,
             )
         started["1/celery"] = start_like_juju(
             docker_client,
@@ -533,7 +540,9 @@ def test_a_plugin_that_cannot_install_blocks_and_keeps_the_last_good_one(
 def test_each_unit_shares_one_writable_archive_volume_between_indico_and_celery(
     pods: dict[str, PodContainer],
 ) -> None:
-    """Mounted as Juju mounts storage: the same volume in the charm, indico and celery containers."""
+    """Mounted as Juju mounts storage: the same volume in the charm, indico, celery and NGINX
+    containers (NGINX sends stored files from it)."""
+    assert {"indico", "celery", "indico-nginx"} == ARCHIVE_CONTAINERS
     for unit in ("0", "1"):
         key = f"{unit}/celery"
         owner = pods[key].client.exec(["stat", "-c", "%u:%g", ARCHIVE_PATH]).wait_output()[0].strip()
@@ -541,6 +550,7 @@ def test_each_unit_shares_one_writable_archive_volume_between_indico_and_celery(
     probe = f"{ARCHIVE_PATH}/pod-probe-{os.getpid()}"
     pods["0/indico"].client.exec(["sh", "-c", f"echo written-by-indico > {probe}"]).wait_output()
     assert pods["0/celery"].client.exec(["cat", probe]).wait_output()[0] == "written-by-indico\n"
+    assert pods["0/indico-nginx"].client.exec(["cat", probe]).wait_output()[0] == "written-by-indico\n"
     seen_by_unit_1 = pods["1/celery"].client.exec(["test", "-e", probe])
     with pytest.raises(pebble.ExecError):
         seen_by_unit_1.wait_output()  # each unit has its own volume: that is what the s3 relation is for

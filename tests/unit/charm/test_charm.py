@@ -4,6 +4,7 @@ import dataclasses
 import re
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ops import pebble, testing
@@ -13,8 +14,10 @@ from tests.unit.charm.conftest import (
     ACTIVE,
     ARCHIVE,
     PEER,
+    REPO,
     containers,
     database_relation,
+    env_of,
     full_state,
     redis_relation,
 )
@@ -279,3 +282,17 @@ def test_a_relation_secret_the_unit_cannot_read_blocks_and_says_what_to_do(ctx: 
     assert out.unit_status.message.startswith("database relation: cannot read its secret (SecretNotFoundError)")
     assert "remove and re-add the relation" in out.unit_status.message
     assert out.get_container("indico").plan.services["indico"].startup == "disabled"
+
+
+def test_nginx_sends_stored_files_from_the_volume_it_shares(ctx: testing.Context) -> None:
+    """The indico rock hands stored files to NGINX (X-Accel-Redirect) only where NGINX sees them:
+    charmcraft.yaml mounts the archive into the indico-nginx container as into Indico's."""
+    out = ctx.run(ctx.on.config_changed(), full_state())
+    for container in ("indico", "celery"):
+        assert env_of(out, container)["INDICO_NGINX_SENDS_FILES"] == "true"
+    containers_spec = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["containers"]
+    locations = {
+        name: {m["location"] for m in spec.get("mounts", []) if m.get("storage") == "archive"}
+        for name, spec in containers_spec.items()
+    }
+    assert locations == {key: {"/var/lib/indico/archive"} for key in ("indico", "celery", "indico-nginx")}
