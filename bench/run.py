@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
 
+from bench import downloads  # noqa: E402
 from rockbuild import build_rock as builder  # noqa: E402
 from rockbuild.build import local_build  # noqa: E402
 from rockbuild.build.project import load_project  # noqa: E402
@@ -414,6 +415,8 @@ def table(results: dict[str, Any]) -> str:
         f"| indico-external: install a plugin wheel + clone a repo | {ext['install_s']} |",
         f"| indico-external: same inputs again (no pip, no git) | {ext['unchanged_s']} |",
     ]
+    if "downloads" in results:
+        lines += ["", downloads.table(results["downloads"])]
     if "builders" in results:
         lines += ["", builders_table(results["builders"])]
     lines.append("\nLargest directories:")
@@ -474,9 +477,17 @@ def main() -> int:
     parser.add_argument(
         "--builders-only", action="store_true", help="only compare the builders (cold and warm); print, write nothing"
     )
+    parser.add_argument(
+        "--downloads-only",
+        action="store_true",
+        help="only the event page during slow downloads, file sent by uWSGI then NGINX; print, write nothing",
+    )
     args = parser.parse_args()
     if args.builders_only:
         print(builders_table(bench_builders(args.rockcraft_source)))
+        return 0
+    if args.downloads_only:
+        print(downloads.table(downloads.measure(docker.from_env(), max(args.duration, 15), wrk, wait_200, say)))
         return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: run `make host`", file=sys.stderr)
@@ -497,6 +508,7 @@ def main() -> int:
         results["build"] = {name: bench_build(name) for name in ("indico", "indico-nginx")}
     results["size"] = {name: bench_size(client, name, f"{name}:3.3.14") for name in ("indico", "indico-nginx")}
     results["runtime"] = bench_runtime(client, args.duration, args.connections)
+    results["downloads"] = downloads.measure(client, max(args.duration, 15), wrk, wait_200, say)
     results["publish"] = bench_publish()
     results["external"] = bench_external(client)
     results["builders"] = bench_builders(args.rockcraft_source)
