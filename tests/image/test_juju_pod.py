@@ -19,6 +19,7 @@ import re
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +36,7 @@ from tests import real_providers
 from tests.image import external_sources as ext
 from tests.image.conftest import wait_for
 from tests.image.git_server import GitHttpsServer
-from tests.image.ingress_proxy import INGRESS_SOURCE, TlsIngress
+from tests.image.ingress_proxy import INGRESS_SOURCE, Response, TlsIngress
 from tests.image.juju_pod import (
     ARCHIVE_PATH,
     PodContainer,
@@ -550,7 +551,8 @@ def test_each_unit_shares_one_writable_archive_volume_between_indico_and_celery(
     probe = f"{ARCHIVE_PATH}/pod-probe-{os.getpid()}"
     pods["0/indico"].client.exec(["sh", "-c", f"echo written-by-indico > {probe}"]).wait_output()
     assert pods["0/celery"].client.exec(["cat", probe]).wait_output()[0] == "written-by-indico\n"
-    assert pods["0/indico-nginx"].client.exec(["cat", probe]).wait_output()[0] == "written-by-indico\n"
+    # The chiselled NGINX rock has head, not cat.
+    assert pods["0/indico-nginx"].client.exec(["head", "-n1", probe]).wait_output()[0] == "written-by-indico\n"
     seen_by_unit_1 = pods["1/celery"].client.exec(["test", "-e", probe])
     with pytest.raises(pebble.ExecError):
         seen_by_unit_1.wait_output()  # each unit has its own volume: that is what the s3 relation is for
@@ -573,6 +575,103 @@ def test_pebble_forwards_service_logs_to_loki_with_the_topology(
         assert labels["juju_model"] == "pod" and labels["juju_application"] == "indico"
         assert labels["juju_unit"] in {"indico/0", "indico/1"} and labels["charm"] == "indico"
         assert any(value[1].strip() for stream in found for value in stream["values"]), "lines with text"
+
+
+class IngressBrowser:
+    """One person's session through the https ingress: cookies kept, forms posted."""
+
+    def __init__(self, ingress: TlsIngress) -> None:
+        self.ingress = ingress
+        self.cookies: dict[str, str] = {}
+
+    def request(self, path: str, form: dict[str, str] | None = None) -> Response:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        answer = self.ingress.request(path, method="POST" if form is not None else "GET", headers=headers, body=body)
+        for cookie in answer.cookies():
+            name, _, rest = cookie.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        return answer
+
+    def log_in(self, username: str, password: str) -> None:
+        page = self.request("/login/").body.decode()
+        token = re.search(r'<meta name="csrf-token" id="csrf-token" content="([^"]+)"', page)
+        assert token, "no CSRF token on the login page"
+        form = {"_provider": "indico", "identifier": username, "password": password, "csrf_token": token.group(1)}
+        answer = self.request("/login/", form)
+        assert answer.status in (302, 303), f"login answered {answer.status}"
+
+    def signed_in(self) -> bool:
+        return self.request("/user/dashboard/").status == 200
+
+
+def rotated_key_layers(unit: str, state: testing.State, event: Any) -> tuple[dict[str, dict[str, Any]], testing.State]:
+    ctx = LEADER["ctx"] if unit == "0" else testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    out = ctx.run(event(ctx), state)
+    return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
+
+
+def test_rotate_secret_key_reaches_both_units_and_signs_everyone_out(
+    pods: dict[str, PodContainer], ingress: TlsIngress
+) -> None:
+    """rotate-secret-key as Juju runs it: the action on the leader (unit 0) writes a new key into
+    the shared secret and a new generation into the peer data, and applies it; unit 1 hears the
+    peer relation change and applies it too; the action then ends every session. Each unit's
+    layer goes to its real Pebble, and the sessions end in the real Redis."""
+    wait_until_served(ingress)
+    indico = charm_container("indico", pods["0/indico"])
+    pebble_ops.run_admin(indico, ["create-admin", "rotation@example.org"], stdin="rotation-password\n")
+    person = IngressBrowser(ingress)
+    person.log_in("rotation", "rotation-password")
+    assert person.signed_in()
+    key_before = pods["0/indico"].client.get_plan().services["indico"].environment["INDICO_SECRET_KEY"]
+    web_before = pids(pods["0/indico"], "uwsgi")
+
+    ended = testing.Exec(["/usr/local/bin/indico-admin", "end-sessions"], stdout='{"sessions-ended": 0}')
+    leader_state = dataclasses.replace(
+        LEADER["state"],
+        containers=frozenset(
+            dataclasses.replace(c, execs=frozenset({ended})) if c.name == "indico" else c for c in reachable()
+        ),
+    )
+    leader_layers, leader_out = rotated_key_layers("0", leader_state, lambda ctx: ctx.on.action("rotate-secret-key"))
+    assert LEADER["ctx"].action_results == {"rotated": "true", "sessions-ended": "0"}
+    for name, layer in leader_layers.items():
+        assert pebble_ops.apply_layer(charm_container(name, pods[f"0/{name}"]), layer)
+    LEADER.update(state=dataclasses.replace(leader_out, containers=reachable()))
+
+    # Unit 1: the application's peer data (the new generation) and the secret's new revision.
+    shared = next(s for s in leader_out.secrets if s.label == "indico-secret-key")
+    content = shared.latest_content or shared.tracked_content
+    follower = dataclasses.replace(
+        leader_out,
+        leader=False,
+        containers=reachable(),
+        secrets=frozenset(
+            testing.Secret(content, id=s.id, owner=None) if s.id == shared.id else s for s in leader_out.secrets
+        ),
+    )
+    follower_peer = next(r for r in follower.relations if r.endpoint == "indico-peers")
+    follower_layers, _ = rotated_key_layers(
+        "1", follower, lambda ctx: ctx.on.relation_changed(follower_peer, remote_unit=0)
+    )
+    assert pebble_ops.apply_layer(charm_container("celery", pods["1/celery"]), follower_layers["celery"])
+
+    keys = {
+        key: pods[key].client.get_plan().services[service].environment["INDICO_SECRET_KEY"]
+        for key, service in (("0/indico", "indico"), ("0/celery", "celery-worker"), ("1/celery", "celery-worker"))
+    }
+    assert len(set(keys.values())) == 1 and key_before not in keys.values(), "every unit runs the one new key"
+    # What the action runs after the new key, for real: the sessions in the shared Redis end.
+    assert pebble_ops.run_admin(indico, ["end-sessions"])["sessions-ended"] >= 1
+    wait_until_served(ingress)
+    assert not web_before & pids(pods["0/indico"], "uwsgi"), "uWSGI restarted with the new key"
+    assert not person.signed_in(), "signed out: log in again"
+    person.log_in("rotation", "rotation-password")  # the account and its password are still there
+    assert person.signed_in()
 
 
 def test_a_restarted_pod_comes_back_with_its_files_and_schema(
