@@ -94,8 +94,8 @@ def load_allowlist(path: Path = ALLOWLIST) -> list[Rule]:
     return rules
 
 
-def _pyc_header_only(difference: Difference, _: Rock) -> bool:
-    """Compiled Python equal but for the source mtime its header records."""
+def _same_body(difference: Difference, _: Rock) -> bool:
+    """Equal but for what the entry's body_sha256 leaves out (rockfile.Entry)."""
     real, mine = difference.entries
     return real is not None and mine is not None and bool(real.body_sha256) and real.body_sha256 == mine.body_sha256
 
@@ -109,7 +109,8 @@ def _duplicates_base(difference: Difference, rockcraft: Rock) -> bool:
 
 CONDITIONS: dict[str, Callable[[Difference, Rock], bool]] = {
     "": lambda difference, rock: True,
-    "pyc-header-only": _pyc_header_only,
+    "pyc-header-only": _same_body,
+    "shadow-change-day-only": _same_body,
     "duplicates-base": _duplicates_base,
 }
 

@@ -8,7 +8,7 @@ import pytest
 
 from rockbuild.errors import BuildError
 from rockbuild.parity import compare
-from rockbuild.parity.rockfile import Entry, Rock
+from rockbuild.parity.rockfile import Entry, Rock, without_change_days
 
 BASE_LINK = Entry("symlink", 0o777, 0, 0, 0, "libffi.so.8.1.4", "")
 
@@ -73,3 +73,14 @@ def test_an_allowlist_rule_without_a_reason_or_with_an_unknown_condition_is_refu
     bad.write_text("- what: x\n  reason: y\n  condition: sometimes\n")
     with pytest.raises(BuildError, match="unknown condition 'sometimes'"):
         compare.load_allowlist(bad)
+
+
+def test_shadow_may_differ_in_the_day_of_the_last_password_change_only() -> None:
+    """Each builder writes _daemon_'s entry with the day it builds."""
+    rules = compare.load_allowlist()
+    day = {n: without_change_days(f"root:*:{n}:0:99999:7:::\n_daemon_:!:{n}::::::\n".encode()) for n in (1, 2)}
+    assert day[1] == day[2] == b"root:*::0:99999:7:::\n_daemon_:!:::::::\n"
+    other_day = (rock({"etc/shadow": file("d1", body="S")}), rock({"etc/shadow": file("d2", body="S")}))
+    other_entry = (rock({"etc/shadow": file("d1", body="S")}), rock({"etc/shadow": file("d2", body="T")}))
+    assert compare.unexpected(compare.differences(*other_day), rules, other_day[0]) == []
+    assert len(compare.unexpected(compare.differences(*other_entry), rules, other_entry[0])) == 1
