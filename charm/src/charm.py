@@ -24,6 +24,7 @@ import ops
 import outbound
 import pebble_ops
 import rock_environment
+import state
 import status
 import workload
 from charmlibs.interfaces.oauth import OAuthRequirer
@@ -145,13 +146,13 @@ class IndicoCharm(ops.CharmBase):
             found = model_inputs.optional_relations(self, config, self._oauth)
             url = model_inputs.customization_url(self.model, config, self.app.name)
         except model_inputs.Blocked as exc:
-            return Converged(self._keep_running(ops.BlockedStatus(str(exc))))
+            return Converged(self._keep_running(ops.BlockedStatus(str(exc)), proxy))
         request = external.Request.from_config(config, url, rock_environment.external_tool(proxy, config))
         containers = [self.unit.get_container(name) for name in external.CONTAINERS]
         synced = external.sync(containers, request, refresh_external)
         if "enabled_plugins" in synced.errors:  # Indico would refuse to start on it: what runs stays
             message = f"invalid config option 'enabled_plugins': {synced.errors['enabled_plugins']}"
-            return Converged(self._keep_running(ops.BlockedStatus(message)), synced.reports)
+            return Converged(self._keep_running(ops.BlockedStatus(message), proxy), synced.reports)
         location = model_inputs.archive_location(self, self._archive_detaching)
         state, missing = model_inputs.desired_state(self, config, found, location)
         layers = workload.desired_layers(
@@ -186,7 +187,7 @@ class IndicoCharm(ops.CharmBase):
             return ops.ActiveStatus(status.MAIL_OFF)
         return result
 
-    def _keep_running(self, blocked: ops.StatusBase) -> ops.StatusBase:
+    def _keep_running(self, blocked: ops.StatusBase, proxy: state.ModelProxy) -> ops.StatusBase:
         """An operator's mistake must not take the site down: what runs stays untouched; an idle
         pod gets the services that need no config, so that its alive checks pass."""
         idle = workload.desired_layers(
@@ -194,7 +195,7 @@ class IndicoCharm(ops.CharmBase):
             self.unit.is_leader(),
             outbound.log_targets(self),
             model_inputs.forwarders(self.model),
-            model_inputs.model_proxy(),
+            proxy,
         )
         for name, layer in idle.items():
             with contextlib.suppress(pebble_ops.LayerError):

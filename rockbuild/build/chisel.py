@@ -114,12 +114,11 @@ def release_dir(progress: Progress) -> Path | None:
     return unpacked
 
 
-def container_mounts(tool_image: str, progress: Progress) -> dict[str, str]:
-    """Host path -> container path: chisel, its wrapper (craft-parts runs `chisel` from PATH) and
-    the slice definitions, the same in the local builder's containers and real rockcraft's."""
-    chisel_dir = ensure_chisel(tool_image, progress)
+def container_mounts(chisel_dir: Path, release: Path | None) -> dict[str, str]:
+    """Host path -> container path: chisel (ensure_chisel), its wrapper (craft-parts runs `chisel`
+    from PATH) and the slice definitions (release_dir), the same in the local builder's containers
+    and real rockcraft's."""
     mounts = {str(chisel_dir): IN_CONTAINER, str(chisel_dir / "chisel"): "/usr/local/bin/chisel"}
-    release = release_dir(progress)
     if release is not None:
         mounts[str(release)] = RELEASE_IN_CONTAINER
     return mounts

@@ -108,11 +108,8 @@ def _build_local(
     tools: dict[str, str] = {}
     chisel_used, slices = None, ""  # (chisel's directory, the slice definitions), as the marker names them
     if project.uses_slices:
-        tools = chisel.container_mounts(tool_image, progress)
-        chisel_used, slices = (
-            (chisel.ensure_chisel(tool_image, progress), chisel.release_dir(progress)),
-            chisel.release_fingerprint(),
-        )
+        chisel_used = (chisel.ensure_chisel(tool_image, progress), chisel.release_dir(progress))
+        tools, slices = chisel.container_mounts(*chisel_used), chisel.release_fingerprint()
     work = work_dir_for(rock_dir, project.name)
     environment = f"{base.digest} {tool_image} {pebble_dir} {chisel_used} {slices}"
     _start_cold_if_the_environment_changed(work, environment, progress)
