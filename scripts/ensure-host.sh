@@ -3,7 +3,7 @@
 # there. Supported: Debian 12 (bookworm) and Ubuntu, as root. Anywhere else it lists what is missing.
 set -euo pipefail
 
-need_cmds=(docker dockerd skopeo umoci debootstrap redis-server docker-registry wrk nginx openssl prometheus promtool
+need_cmds=(docker dockerd skopeo umoci debootstrap redis-server docker-registry wrk nginx openssl prometheus promtool slapd ldapadd
   chromium chromedriver)
 # The image tests start their own PostgreSQL and Redis on loopback; the packages only provide them.
 pg_bin_glob='/usr/lib/postgresql/*/bin/initdb'
@@ -32,12 +32,14 @@ install_packages() {
   # Prometheus services (the tests start their own, on loopback; NGINX is the TLS-terminating proxy
   # of the https tests; Prometheus scrapes the rocks and its promtool checks the alert rules).
   # Chromium and its driver are the browser tests' real browser, run headless.
+  # slapd (OpenLDAP) is the directory of the LDAP sign-in test; ldap-utils loads its one account.
   local added_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added_policy=1
   fi
   apt-get install -y -qq --no-install-recommends docker.io skopeo umoci python3-venv ca-certificates \
-    postgresql redis-server docker-registry wrk nginx-light openssl prometheus chromium chromium-driver >/dev/null
+    postgresql redis-server docker-registry wrk nginx-light openssl prometheus chromium chromium-driver \
+    slapd ldap-utils >/dev/null
   [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
   if [ "${ID}" = debian ] && [ "${VERSION_CODENAME}" = bookworm ]; then
     # bookworm's own debootstrap has no 'noble' script and main has no ubuntu-keyring.

@@ -404,6 +404,55 @@ def oauth_answer(
     return dict(out.get_relation(relation.id).local_app_data), shared_secrets(out.secrets), created
 
 
+# --- ldap: glauth-k8s ---------------------------------------------------------------------
+
+LDAP_BASE_DN = "dc=glauth,dc=com"
+LDAP_BIND_PASSWORD = "glauth-bind-password"
+
+
+def ldap_answer(
+    requirer_app_data: Mapping[str, str],
+    urls: tuple[str, ...] = ("ldap://glauth-k8s-0.glauth-k8s-endpoints.lab.svc.cluster.local:3893",),
+    ldaps_urls: tuple[str, ...] = (),
+    starttls: bool = True,
+) -> tuple[dict[str, str], frozenset[testing.Secret], list[dict[str, str]]]:
+    """glauth-k8s's side, with charmlibs-interfaces-ldap's LdapProvider (the PyPI library glauth
+    uses): when the requirer's databag arrives it emits ldap_requested with the bind account the
+    requirer asked for; glauth creates that account and answers with its directory's URLs and base
+    DN, the account's DN, and its password in a Juju secret the library shares.
+
+    Returns the provider's app databag, the secrets shared with the requirer, and the accounts the
+    library reported as requested."""
+    from charmlibs.interfaces.ldap import LdapProvider, LdapProviderData
+
+    requested: list[dict[str, str]] = []
+
+    class Glauth(ops.CharmBase):
+        def __init__(self, framework: ops.Framework) -> None:
+            super().__init__(framework)
+            self.ldap = LdapProvider(self, relation_name="ldap")
+            framework.observe(self.ldap.on.ldap_requested, self._on_requested)
+
+        def _on_requested(self, event: Any) -> None:
+            account = event.data
+            requested.append({"user": account.user, "group": account.group})
+            answer = LdapProviderData(
+                urls=list(urls),
+                ldaps_urls=list(ldaps_urls),
+                base_dn=LDAP_BASE_DN,
+                starttls=starttls,
+                bind_dn=f"cn={account.user},ou={account.group},{LDAP_BASE_DN}",
+                bind_password=LDAP_BIND_PASSWORD,
+                auth_method="simple",
+            )
+            self.ldap.update_relations_app_data(answer, relation_id=event.relation.id)
+
+    ctx = testing.Context(Glauth, meta={"name": "glauth-k8s", "provides": {"ldap": {"interface": "ldap"}}})
+    relation = testing.Relation("ldap", "ldap", remote_app_name="indico", remote_app_data=dict(requirer_app_data))
+    out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), testing.State(leader=True, relations={relation}))
+    return dict(out.get_relation(relation.id).local_app_data), shared_secrets(out.secrets), requested
+
+
 # --- saml v0: saml-integrator --------------------------------------------------------------
 
 SAML_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"

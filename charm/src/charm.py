@@ -27,6 +27,7 @@ import rock_environment
 import state
 import status
 import workload
+from charmlibs.interfaces.ldap import LdapRequirer
 from charmlibs.interfaces.oauth import OAuthRequirer
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class IndicoCharm(ops.CharmBase):
         super().__init__(framework)
         # The library publishes the client registration when the relation is created.
         self._oauth = OAuthRequirer(self, relation_name="oauth")
+        # The library asks for a bind account (this application's name) when the relation is created.
+        self._ldap = LdapRequirer(self, relation_name="ldap")
         for event in converging_events(self):
             framework.observe(event, self._reconcile)
         framework.observe(self.on[archive.STORAGE].storage_detaching, self._on_archive_detaching)
@@ -143,7 +146,7 @@ class IndicoCharm(ops.CharmBase):
         proxy = model_inputs.model_proxy()
         try:
             config = model_inputs.config(self)
-            found = model_inputs.optional_relations(self, config, self._oauth)
+            found = model_inputs.optional_relations(self, config, self._oauth, self._ldap)
             url = model_inputs.customization_url(self.model, config, self.app.name)
         except model_inputs.Blocked as exc:
             return Converged(self._keep_running(ops.BlockedStatus(str(exc)), proxy))

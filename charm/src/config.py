@@ -55,6 +55,7 @@ class CharmConfig:
     smtp_sender_fallback: str = ""  # empty: the no-reply address
     trust_identity_provider_emails: bool = False
     enable_local_login: bool = True
+    saml_groups_attribute: str = "urn:oasis:names:tc:SAML:2.0:profiles:attribute:DCE:groups"
     enable_roombooking: bool = False
     customization_debug: bool = False
     customization_sources_url: str = ""

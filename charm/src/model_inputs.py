@@ -15,9 +15,10 @@ import archive
 import juju_secrets
 import ops
 import state as desired
+from charmlibs.interfaces.ldap import LdapRequirer
 from charmlibs.interfaces.oauth import ClientConfigError, DataValidationError, OAuthRequirer
 from config import CharmConfig, InvalidConfigError, with_credentials
-from relations import database, ingress, oauth, redis, s3, saml, smtp
+from relations import database, ingress, ldap, oauth, redis, s3, saml, smtp
 
 
 class Blocked(Exception):
@@ -33,6 +34,7 @@ class OptionalRelations:
     smtp: smtp.SmtpServer | None = None
     oidc: oauth.OidcClient | None = None
     saml: saml.SamlIdentityProvider | None = None
+    ldap: ldap.LdapDirectory | None = None
 
 
 def config(charm: ops.CharmBase) -> CharmConfig:
@@ -42,16 +44,21 @@ def config(charm: ops.CharmBase) -> CharmConfig:
         raise Blocked(str(exc)) from None
 
 
-def optional_relations(charm: ops.CharmBase, options: CharmConfig, requirer: OAuthRequirer) -> OptionalRelations:
+def optional_relations(
+    charm: ops.CharmBase, options: CharmConfig, requirer: OAuthRequirer, directory: LdapRequirer
+) -> OptionalRelations:
     model = charm.model
     try:
         ingress_url = _ingress_url(model.get_relation("ingress"), options)
-        bucket_relation, smtp_relation, saml_relation = (model.get_relation(n) for n in ("s3", "smtp", "saml"))
+        bucket_relation, smtp_relation, saml_relation, ldap_relation = (
+            model.get_relation(n) for n in ("s3", "smtp", "saml", "ldap")
+        )
         found = OptionalRelations(
             ingress_url=ingress_url,
             s3=s3.bucket(bucket_relation) if bucket_relation else None,
             smtp=smtp.server(smtp_relation, model) if smtp_relation else None,
             saml=saml.identity_provider(saml_relation) if saml_relation else None,
+            ldap=ldap.directory(directory, ldap_relation) if ldap_relation else None,
         )
         if model.get_relation("oauth") is None:
             return found
@@ -66,6 +73,8 @@ def optional_relations(charm: ops.CharmBase, options: CharmConfig, requirer: OAu
         raise Blocked(f"oauth relation: {exc}") from None
     except saml.SamlDataError as exc:
         raise Blocked(f"saml relation: {exc}") from None
+    except ldap.LdapDataError as exc:
+        raise Blocked(f"ldap relation: {exc}") from None
     except (ingress.IngressUrlError, juju_secrets.SecretUnreadable) as exc:
         raise Blocked(str(exc)) from None
 
@@ -148,6 +157,7 @@ def desired_state(
         smtp=found.smtp,
         oidc=found.oidc,
         saml=found.saml,
+        ldap=found.ldap,
     )
     return state, None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from config import CharmConfig
+from relations.ldap import LdapDirectory
 from relations.oauth import SCOPE as OIDC_SCOPE
 from relations.oauth import OidcClient
 from relations.s3 import S3Bucket
@@ -53,12 +54,14 @@ def indico(state: State) -> dict[str, str]:
         **smtp(state.smtp),
         **oidc(state.oidc),
         **saml(state.saml),
+        "INDICO_SAML_GROUPS_ATTRIBUTE": config.saml_groups_attribute,
+        **ldap(state.ldap),
     }
     # Local accounts go only when another way to sign in exists: nobody is locked out.
-    external = state.oidc is not None or state.saml is not None
+    external = state.oidc is not None or state.saml is not None or state.ldap is not None
     env["INDICO_LOCAL_IDENTITIES"] = _flag(not (external and not config.enable_local_login))
     trusted = _flag(config.trust_identity_provider_emails)
-    env["INDICO_OIDC_TRUSTED_EMAIL"] = env["INDICO_SAML_TRUSTED_EMAIL"] = trusted
+    env["INDICO_OIDC_TRUSTED_EMAIL"] = env["INDICO_SAML_TRUSTED_EMAIL"] = env["INDICO_LDAP_TRUSTED_EMAIL"] = trusted
     return env
 
 
@@ -118,6 +121,17 @@ def saml(idp: SamlIdentityProvider | None) -> dict[str, str]:
         "INDICO_SAML_IDP_SSO_BINDING": idp.sign_on_binding if idp else "",
         "INDICO_SAML_IDP_SLO_URL": idp.sign_out_url if idp else "",
         "INDICO_SAML_IDP_CERTIFICATES": ",".join(idp.certificates) if idp else "",
+    }
+
+
+def ldap(directory: LdapDirectory | None) -> dict[str, str]:
+    """Sign-in with the ldap relation's directory accounts; people and groups looked up there."""
+    return {
+        "INDICO_LDAP_URI": " ".join(directory.urls) if directory else "",
+        "INDICO_LDAP_BASE_DN": directory.base_dn if directory else "",
+        "INDICO_LDAP_BIND_DN": directory.bind_dn if directory else "",
+        "INDICO_LDAP_BIND_PASSWORD": directory.bind_password if directory else "",
+        "INDICO_LDAP_STARTTLS": _flag(bool(directory and directory.starttls)),
     }
 
 

@@ -23,7 +23,7 @@ _DATABASE = "the database relation"
 _REDIS = "the redis relation"
 _ROCK = "the rock (its paths and its place behind NGINX)"
 _MAIL = "the smtp relation and the smtp_* options"
-_SIGN_IN = "the oauth and saml relations"
+_SIGN_IN = "the oauth, saml and ldap relations"
 OWNED = {
     "SQLALCHEMY_DATABASE_URI": _DATABASE,
     "CELERY_BROKER": _REDIS,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from config import CharmConfig
+from relations.ldap import LdapDirectory
 from relations.oauth import OidcClient
 from relations.s3 import S3Bucket
 from relations.saml import SamlIdentityProvider
@@ -49,6 +50,7 @@ class State:
     smtp: SmtpServer | None = None  # without it, mail is off
     oidc: OidcClient | None = None  # sign-in through the oauth relation's provider
     saml: SamlIdentityProvider | None = None  # sign-in through the saml relation's provider
+    ldap: LdapDirectory | None = None  # sign-in with the ldap relation's directory accounts
     database_ca: str = ""  # PEM, written to DATABASE_CA_PATH when the database uses TLS
 
 

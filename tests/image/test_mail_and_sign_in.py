@@ -17,6 +17,7 @@ import base64
 import email
 import email.policy
 import json
+import re
 import ssl
 import subprocess
 import threading
@@ -40,7 +41,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from rockbuild.build.artifact import BuiltRock
-from tests.image import indico_site
+from tests.image import indico_site, ldap_server, saml_identity_provider
 from tests.image.conftest import exec_text, wait_for
 from tests.image.services import Postgres, Redis, free_port, installed
 from tests.image.test_indico_rocks import indico_env
@@ -232,11 +233,18 @@ def openid_provider() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ldap_server.Directory]:
+    with ldap_server.running_directory(tmp_path_factory.mktemp("slapd")) as found:
+        yield found
+
+
 @dataclass
 class Site:
     indico: Any
     recorder: Recorder
     issuer: str
+    certificates: Path  # the SAML identity provider's certificate (ca.crt) and key (key)
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +254,7 @@ def site(
     backing_services: tuple[Postgres, Redis],
     mail_server: tuple[Recorder, int, Path],
     openid_provider: str,
+    directory: ldap_server.Directory,
 ) -> Iterator[Site]:
     recorder, port, certificates = mail_server
     postgres, redis = backing_services
@@ -273,11 +282,17 @@ def site(
         "INDICO_SAML_IDP_SSO_URL": SAML_SSO,
         "INDICO_SAML_IDP_SSO_BINDING": "Redirect",
         "INDICO_SAML_IDP_CERTIFICATES": "".join((certificates / "ca.crt").read_text().splitlines()[1:-1]),
+        # What the charm sets from glauth's answer (relations/ldap.py): slapd's URL, base and account.
+        "INDICO_LDAP_URI": directory.uri,
+        "INDICO_LDAP_BASE_DN": ldap_server.BASE_DN,
+        "INDICO_LDAP_BIND_DN": ldap_server.BIND_DN,
+        "INDICO_LDAP_BIND_PASSWORD": ldap_server.BIND_PASSWORD,
+        "INDICO_LDAP_STARTTLS": "false",
     }
     ca = {str(certificates / "ca.crt"): {"bind": CA_PATH, "mode": "ro"}}
     with indico_site.running_site(docker_client, rocks, env, volumes=ca) as indico:
         indico_site.create_admin(indico)
-        yield Site(indico, recorder, openid_provider)
+        yield Site(indico, recorder, openid_provider, certificates)
 
 
 def test_a_password_reset_mail_goes_out_over_starttls_with_the_login_and_sender(site: Site) -> None:
@@ -413,3 +428,136 @@ def test_a_providers_unverified_address_does_not_open_an_existing_account(site: 
 def body_of(mail: Received) -> str:
     body = mail.message.get_body(preferencelist=("plain", "html"))
     return str(body.get_content()) if body is not None else ""
+
+
+def ldap_sign_in(browser: indico_site.Browser, password: str) -> Any:
+    # flask-multipass's own login form, whose CSRF token is Flask-WTF's (signed), not Indico's.
+    form = browser.get("/login/").text
+    found = re.search(r'<input id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)">', form)
+    assert found, "no CSRF field in the directory's login form"
+    token = found.group(1)
+    return browser.post(
+        "/login/",
+        data={"_provider": "ldap", "username": ldap_server.USER, "password": password, "csrf_token": token},
+        allow_redirects=False,
+    )
+
+
+def test_the_login_page_opens_on_the_directorys_form(site: Site) -> None:
+    page = indico_site.Browser().get("/login/")
+    assert page.status_code == 200
+    assert re.search(r'name="_provider"[^>]*value="ldap"|value="ldap"[^>]*name="_provider"', page.text), (
+        "the LDAP form is the default one"
+    )
+
+
+def test_a_directory_account_signs_in_and_indico_reads_the_persons_details_through_the_bind_account(
+    site: Site,
+) -> None:
+    browser = indico_site.Browser()
+    answer = ldap_sign_in(browser, ldap_server.USER_PASSWORD)
+    assert answer.status_code in (302, 303), f"sign-in answered {answer.status_code}: {answer.text[:300]}"
+    assert answer.headers["Location"].endswith("/register/ldap"), "a first sign-in goes on to create the profile"
+    signup = browser.get("/register/ldap")
+    assert signup.status_code == 200, signup.status_code
+    # The address came from slapd, which only the bind account may read; the directory is not
+    # trusted for addresses (trust_identity_provider_emails is off), so Indico verifies it by mail.
+    assert f'name="email" required type="email" value="{ldap_server.USER_EMAIL}"' in signup.text
+    assert "you first need to verify your email address" in signup.text
+
+
+def test_a_wrong_directory_password_is_refused(site: Site) -> None:
+    browser = indico_site.Browser()
+    answer = ldap_sign_in(browser, "not-" + ldap_server.USER_PASSWORD)
+    assert "/register/ldap" not in answer.headers.get("Location", ""), "the wrong password signed in"
+    page = answer if answer.status_code == 200 else browser.get(answer.headers["Location"])
+    assert "Invalid credentials" in page.text or "Wrong login or password" in page.text, page.text[:500]
+    assert browser.get("/register/ldap", allow_redirects=False).status_code in (302, 303), "no identity was kept"
+
+
+SAML_GROUPS = "urn:oasis:names:tc:SAML:2.0:profiles:attribute:DCE:groups"  # the rock's default attribute
+
+SAML_GROUP_SETUP = """
+import sys
+from datetime import timedelta
+from indico.web.flask.app import make_app
+
+with make_app().test_request_context():
+    from flask import session
+    from indico.core.db import db
+    from indico.core.db.sqlalchemy.protection import ProtectionMode
+    from indico.modules.auth import Identity
+    from indico.modules.categories import Category
+    from indico.modules.events.models.events import EventType
+    from indico.modules.events.operations import create_event
+    from indico.modules.groups import GroupProxy
+    from indico.modules.users import User
+    from indico.util.date_time import now_utc
+
+    # Two people who signed in with SAML before (their profiles exist, as after a first sign-in).
+    for first, last, name_id in (('Grace', 'Hopper', 'grace-nameid'), ('Mallory', 'Vane', 'mallory-nameid')):
+        person = User(first_name=first, last_name=last, email=f'{name_id}@example.org')
+        person.identities.add(Identity(provider='saml', identifier=name_id, multipass_data=None))
+        db.session.add(person)
+    admin = User.query.filter(User.all_emails == sys.argv[1]).one()
+    session.set_session_user(admin)
+    start = now_utc().replace(microsecond=0) + timedelta(days=7)
+    event = create_event(Category.get_root(), EventType.meeting,
+                         {'title': 'Physicists only', 'start_dt': start, 'end_dt': start + timedelta(hours=1),
+                          'timezone': 'UTC', 'creator': admin})
+    # As a manager does in the event's protection dialog: protected, open to one SAML group.
+    event.protection_mode = ProtectionMode.protected
+    event.update_principal(GroupProxy('physicists', provider='saml'), read_access=True)
+    db.session.commit()
+    print(event.id)
+"""
+
+SAML_GROUP_LOOKUP = """
+import json, sys
+from indico.web.flask.app import make_app
+
+with make_app().test_request_context():
+    from indico.modules.groups import GroupProxy
+
+    groups = GroupProxy.search(sys.argv[1], providers={'saml'})
+    print(json.dumps({g.name: sorted(u.email for u in g.get_members()) for g in groups}))
+"""
+
+
+def saml_sign_in(site: Site, name_id: str, groups: list[str]) -> indico_site.Browser:
+    """A person signs in through the identity provider, whose assertion names their groups."""
+    browser = indico_site.Browser()
+    acs = f"{indico_site.NGINX}/multipass/saml/saml/acs"
+    answer = saml_identity_provider.signed_response(
+        idp_entity_id="https://idp.example.org/saml",
+        sp_entity_id=indico_site.NGINX,
+        acs_url=acs,
+        name_id=name_id,
+        attributes={"mail": [f"{name_id}@example.org"], "givenName": ["Someone"], "sn": ["Else"], SAML_GROUPS: groups},
+        key_pem=(site.certificates / "key").read_text(),
+        cert_pem=(site.certificates / "ca.crt").read_text(),
+    )
+    signed_in = browser.post("/multipass/saml/saml/acs", data={"SAMLResponse": answer}, allow_redirects=False)
+    assert signed_in.status_code in (302, 303), f"the ACS answered {signed_in.status_code}: {signed_in.text[:500]}"
+    assert "/login" not in signed_in.headers["Location"], "the signed assertion was refused"
+    return browser
+
+
+def test_an_event_opened_to_a_saml_group_admits_its_members_as_their_last_sign_in_names_them(site: Site) -> None:
+    event_id = int(exec_text(site.indico, ["python3", "-c", SAML_GROUP_SETUP, indico_site.ADMIN_EMAIL]).split()[-1])
+    page = f"/event/{event_id}/"
+
+    grace = saml_sign_in(site, "grace-nameid", ["physicists", "chemists"])
+    shown = grace.get(page)
+    assert shown.status_code == 200 and "Physicists only" in shown.text, shown.status_code
+
+    mallory = saml_sign_in(site, "mallory-nameid", ["chemists"])
+    assert mallory.get(page).status_code == 403, "a person outside the group saw the event"
+
+    # What a manager's principal picker finds and lists: the groups people's sign-ins named.
+    found = exec_text(site.indico, ["python3", "-c", SAML_GROUP_LOOKUP, "phys"]).strip().splitlines()[-1]
+    assert json.loads(found) == {"physicists": ["grace-nameid@example.org"]}
+
+    # Grace left the group: her next sign-in says so, and the event closes to her at once.
+    grace_again = saml_sign_in(site, "grace-nameid", ["chemists"])
+    assert grace_again.get(page).status_code == 403, "membership outlived the identity provider's word"

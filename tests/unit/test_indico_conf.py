@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-CONF = Path(__file__).resolve().parents[2] / "rocks/indico/files/etc/indico/indico.conf"
+ROCK_FILES = Path(__file__).resolve().parents[2] / "rocks/indico/files"
+CONF = ROCK_FILES / "etc/indico/indico.conf"
+# The rock's own Python modules, which indico.conf names (as on the rock's sys.path).
+ROCK_SITE_PACKAGES = ROCK_FILES / "lib/python3.12/site-packages"
 REQUIRED = {
     "INDICO_DB_URI": "postgresql://u:p@127.0.0.1/indico",
     "INDICO_SECRET_KEY": "s" * 32,
@@ -17,6 +20,7 @@ REQUIRED = {
 
 
 def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    monkeypatch.syspath_prepend(str(ROCK_SITE_PACKAGES))
     for key in list(REQUIRED) + [k for k in env]:
         monkeypatch.delenv(key, raising=False)
     for key, value in {**REQUIRED, **env}.items():
@@ -200,7 +204,14 @@ def test_a_saml_identity_provider_becomes_a_login_and_identity_provider(monkeypa
     }
     assert config["idp"]["x509certMulti"] == {"signing": ["MIIBcert1", "MIIBcert2"]}
     assert settings["PROVIDER_MAP"]["saml"] == "saml"
-    assert settings["IDENTITY_PROVIDERS"]["saml"]["type"] == "saml"
+    identity = settings["IDENTITY_PROVIDERS"]["saml"]
+    assert identity["type"].__name__ == "SAMLGroupsIdentityProvider" and identity["type"].supports_groups
+    assert identity["groups_attribute"] == "urn:oasis:names:tc:SAML:2.0:profiles:attribute:DCE:groups"
+
+
+def test_the_saml_groups_attribute_can_be_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, **SAML, INDICO_SAML_GROUPS_ATTRIBUTE="memberOf")
+    assert settings["IDENTITY_PROVIDERS"]["saml"]["groups_attribute"] == "memberOf"
 
 
 def test_saml_and_openid_connect_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,6 +227,55 @@ def test_saml_and_openid_connect_side_by_side(monkeypatch: pytest.MonkeyPatch) -
 def test_a_saml_provider_without_a_sign_on_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match=r"^INDICO_SAML_IDP_SSO_URL"):
         load(monkeypatch, **{**SAML, "INDICO_SAML_IDP_SSO_URL": ""})
+
+
+LDAP = {
+    "INDICO_LDAP_URI": "ldap://ldap-1.example.org  ldaps://ldap-2.example.org:636",
+    "INDICO_LDAP_BASE_DN": "dc=example,dc=org",
+    "INDICO_LDAP_BIND_DN": "cn=indico,ou=svc,dc=example,dc=org",
+    "INDICO_LDAP_BIND_PASSWORD": "bind-secret",
+}
+
+
+def test_an_ldap_directory_becomes_the_default_login_form_and_an_identity_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load(monkeypatch, **LDAP, INDICO_LDAP_STARTTLS="true", INDICO_LDAP_TRUSTED_EMAIL="")
+    auth, identity = settings["AUTH_PROVIDERS"]["ldap"], settings["IDENTITY_PROVIDERS"]["ldap"]
+    assert (auth["type"], auth["default"], identity["type"]) == ("ldap", True, "ldap")
+    directory = auth["ldap"]
+    assert directory is identity["ldap"], "one directory for sign-in and for looking people up"
+    assert directory["uri"] == "ldap://ldap-1.example.org ldaps://ldap-2.example.org:636"
+    assert (directory["bind_dn"], directory["bind_password"]) == (LDAP["INDICO_LDAP_BIND_DN"], "bind-secret")
+    assert directory["starttls"] is True and directory["verify_cert"] is True
+    assert directory["user_base"] == directory["group_base"] == "dc=example,dc=org"
+    assert identity["mapping"]["email"] == "mail" and identity["trusted_email"] is False
+    assert settings["PROVIDER_MAP"]["ldap"] == "ldap"
+
+
+def test_an_anonymous_ldap_bind_is_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, **{**LDAP, "INDICO_LDAP_BIND_DN": "", "INDICO_LDAP_BIND_PASSWORD": ""})
+    directory = settings["AUTH_PROVIDERS"]["ldap"]["ldap"]
+    assert directory["bind_dn"] is None and directory["bind_password"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"INDICO_LDAP_URI": "https://ldap.example.org"}, r"^INDICO_LDAP_URI must be ldap:// or ldaps://"),
+        ({"INDICO_LDAP_BASE_DN": " "}, r"^INDICO_LDAP_BASE_DN must name"),
+    ],
+)
+def test_an_unusable_ldap_setting_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, change: dict[str, str], message: str
+) -> None:
+    with pytest.raises(RuntimeError, match=message):
+        load(monkeypatch, **{**LDAP, **change})
+
+
+def test_without_ldap_uri_there_is_no_ldap_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, **{**LDAP, "INDICO_LDAP_URI": ""})
+    assert "ldap" not in settings["AUTH_PROVIDERS"] and "ldap" not in settings["IDENTITY_PROVIDERS"]
 
 
 def test_of_the_installed_plugins_only_the_chosen_are_enabled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

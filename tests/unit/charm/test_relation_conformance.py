@@ -11,6 +11,7 @@ import dataclasses
 import json
 import re
 import socket
+from collections.abc import Callable
 
 import jsonschema
 import pytest
@@ -560,6 +561,75 @@ def test_local_login_stays_while_no_provider_answers(ctx: testing.Context) -> No
     assert env["INDICO_OIDC_CLIENT_ID"] == "" and env["INDICO_LOCAL_IDENTITIES"] == "true"
 
 
+# --- ldap (glauth-k8s) ---------------------------------------------------------------------
+
+
+def ldap_exchange(
+    ctx: testing.Context, answer: Callable[[dict[str, str]], tuple[dict[str, str], frozenset[testing.Secret], list]]
+) -> tuple[testing.State, dict[str, str], list[dict[str, str]]]:
+    """The charm asks for a bind account, glauth's library hears it and answers, the charm reads it."""
+    database, secrets = database_relation()
+    relation = testing.Relation("ldap", "ldap", remote_app_name="glauth-k8s")
+    asked = ctx.run(
+        ctx.on.relation_created(relation), full_state(database, providers.redis_relation(), relation, secrets=secrets)
+    )
+    sent: dict[str, str] = dict(asked.get_relation(relation.id).local_app_data)
+    databag, shared, requested = answer(sent)
+    answered = dataclasses.replace(asked.get_relation(relation.id), remote_app_data=databag)  # type: ignore[call-arg]
+    others = frozenset(r for r in asked.relations if r.id != relation.id)
+    out = ctx.run(
+        ctx.on.relation_changed(answered, remote_unit=0),
+        dataclasses.replace(asked, relations=others | {answered}, secrets=asked.secrets | shared),
+    )
+    return out, sent, requested
+
+
+def test_glauth_creates_a_bind_account_named_after_the_application(ctx: testing.Context) -> None:
+    _, sent, requested = ldap_exchange(ctx, providers.ldap_answer)
+    assert requested == [{"user": "indico", "group": sent["group"]}] and sent["group"]
+
+
+def test_glauths_answer_configures_sign_in_with_the_bind_password_from_its_secret(ctx: testing.Context) -> None:
+    out, _, _ = ldap_exchange(ctx, providers.ldap_answer)
+    assert out.unit_status == ACTIVE
+    for container in ("indico", "celery"):
+        env = env_of(out, container)
+        assert env["INDICO_LDAP_URI"] == "ldap://glauth-k8s-0.glauth-k8s-endpoints.lab.svc.cluster.local:3893"
+        assert env["INDICO_LDAP_BASE_DN"] == providers.LDAP_BASE_DN
+        assert env["INDICO_LDAP_BIND_DN"].startswith("cn=indico,ou=")
+        assert env["INDICO_LDAP_BIND_PASSWORD"] == providers.LDAP_BIND_PASSWORD
+        assert env["INDICO_LDAP_STARTTLS"] == "true"
+        assert env["INDICO_LDAP_TRUSTED_EMAIL"] == "false"
+
+
+def test_ldaps_urls_win_over_starttls(ctx: testing.Context) -> None:
+    out, _, _ = ldap_exchange(
+        ctx, lambda sent: providers.ldap_answer(sent, ldaps_urls=("ldaps://a:3894", "ldaps://b:3894"))
+    )
+    env = env_of(out, "indico")
+    assert (env["INDICO_LDAP_URI"], env["INDICO_LDAP_STARTTLS"]) == ("ldaps://a:3894 ldaps://b:3894", "false")
+
+
+def test_an_unreadable_bind_password_blocks_and_says_what_to_do(ctx: testing.Context) -> None:
+    def answer_without_grant(sent: dict[str, str]) -> tuple[dict[str, str], frozenset[testing.Secret], list]:
+        databag, _, requested = providers.ldap_answer(sent)
+        return databag, frozenset(), requested
+
+    out, _, _ = ldap_exchange(ctx, answer_without_grant)
+    assert isinstance(out.unit_status, testing.BlockedStatus)
+    assert out.unit_status.message.startswith("ldap relation: the provider's answer is unusable")
+
+
+def test_until_glauth_answers_local_login_stays_and_ldap_is_off(ctx: testing.Context) -> None:
+    database, secrets = database_relation()
+    pending = testing.Relation("ldap", "ldap", remote_app_name="glauth-k8s")
+    state = dataclasses.replace(
+        full_state(database, providers.redis_relation(), pending, secrets=secrets), config={"enable_local_login": False}
+    )
+    env = env_of(ctx.run(ctx.on.relation_created(pending), state), "indico")
+    assert env["INDICO_LDAP_URI"] == "" and env["INDICO_LOCAL_IDENTITIES"] == "true"
+
+
 # --- saml v0 -------------------------------------------------------------------------------
 
 
@@ -587,7 +657,14 @@ def test_saml_integrator_answer_configures_sign_in(ctx: testing.Context) -> None
         assert env["INDICO_SAML_IDP_SLO_URL"] == "https://login.example.org/sso/logout"
         assert env["INDICO_SAML_IDP_CERTIFICATES"] == "MIIBcert1,MIIBcert2"
         assert env["INDICO_LOCAL_IDENTITIES"] == "false", "an identity provider answered, local login may go"
+        assert env["INDICO_SAML_GROUPS_ATTRIBUTE"] == "urn:oasis:names:tc:SAML:2.0:profiles:attribute:DCE:groups"
     assert out.get_relation(next(r.id for r in out.relations if r.endpoint == "saml")).local_app_data == {}
+
+
+def test_the_operator_names_the_attribute_that_carries_saml_groups(ctx: testing.Context) -> None:
+    answer = providers.saml_answer("https://login.example.org", "https://login.example.org/sso", ("MIIBcert1",))
+    out = saml_exchange(ctx, answer, saml_groups_attribute="memberOf")
+    assert env_of(out, "indico")["INDICO_SAML_GROUPS_ATTRIBUTE"] == "memberOf"
 
 
 def test_saml_without_certificates_blocks_and_names_the_key(ctx: testing.Context) -> None:
