@@ -47,6 +47,10 @@ from tests.image.services import Postgres, Redis, Registry  # noqa: E402 - the s
 SITE = "localhost:8080"
 SWEEP = (8, 32, 64)  # wrk connections on the event page through NGINX
 STATIC = "/images/indico.ico"
+# A visitor with a session: NGINX's page cache (anonymous visitors only) is bypassed and Indico
+# renders every request, as for someone signed in.
+WITH_SESSION = "Cookie: indico_session=bench-visitor"
+ANONYMOUS = "Accept: text/html"  # no cookie: a first visit, served from NGINX's page cache
 BUILDER_ROCKS = {"fixture-rock": REPO / "tests/image/fixtures/fixture-rock", "indico-nginx": ROCKS_DIR / "indico-nginx"}
 DEFAULT_ROCKCRAFT_SOURCE = REPO.parent / "shared/oracles/rockcraft/rockcraft-1.20.0.tar.gz"
 CONFIG_FILES = {"indico": "files/etc/indico/uwsgi.ini", "indico-nginx": "files/etc/nginx/nginx.conf.template"}
@@ -194,20 +198,13 @@ def memory_mb(container: Any) -> float:
     return round(usage / 2**20, 1)
 
 
-def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+def wrk(url: str, duration: int, connections: int, *headers: str) -> dict[str, float]:
+    """wrk's figures for one URL; by default as a visitor with a session (`headers`: instead)."""
+    sent = [f"Host: {SITE}", *(headers or (WITH_SESSION,))]
     out = subprocess.run(
-        [
-            "wrk",
-            "--latency",
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--timeout",
-            "10s",
-            "-H",
-            f"Host: {SITE}",
-            url,
-        ],
+        ["wrk", "--latency", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s"]
+        + [arg for header in sent for arg in ("-H", header)]
+        + [url],
         check=True,
         capture_output=True,
         text=True,
@@ -281,6 +278,8 @@ def bench_runtime(client: docker.DockerClient, duration: int, connections: int) 
                         finally:
                             stop.set()
                             sampler.join(timeout=30)
+                say(f"event page for anonymous visitors (NGINX's page cache) on :8080 with {connections} connections")
+                serving["event-anonymous_8080"] = wrk(f"http://127.0.0.1:8080{event}", duration, connections, ANONYMOUS)
                 results["serving"] = serving
                 results["ratios"] = {
                     "static_rps_nginx_over_uwsgi": round(
@@ -296,6 +295,11 @@ def bench_runtime(client: docker.DockerClient, duration: int, connections: int) 
                     say(f"event page through :8080 for {duration}s with {count} connections")
                     sweep[str(count)] = wrk(f"http://127.0.0.1:8080{event}", duration, count)
                 results["sweep_event_8080"] = sweep
+                anonymous: dict[str, Any] = {}
+                for count in SWEEP:
+                    say(f"event page for anonymous visitors through :8080 for {duration}s with {count} connections")
+                    anonymous[str(count)] = wrk(f"http://127.0.0.1:8080{event}", duration, count, ANONYMOUS)
+                results["sweep_event_8080_anonymous"] = anonymous
                 results["memory_under_load_mb"] = peak
             finally:
                 indico.remove(force=True)
@@ -400,10 +404,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {key.replace('_', ' on :')} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {row['non_2xx']} |"
         )
-    lines += ["", "| event page on :8080, connections | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
-    for count, row in r["sweep_event_8080"].items():
-        errors = row["non_2xx"] + row["socket_errors"]
-        lines.append(f"| {count} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {errors} |")
+    for sweep, who in (("sweep_event_8080", "with a session"), ("sweep_event_8080_anonymous", "anonymous")):
+        if sweep not in r:
+            continue
+        lines += ["", f"| event page on :8080, {who}, connections | req/s | p50 ms | p99 ms | errors |"]
+        lines.append("|---|---|---|---|---|")
+        for count, row in r[sweep].items():
+            errors = row["non_2xx"] + row["socket_errors"]
+            lines.append(f"| {count} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} | {errors} |")
     lines += ["", "| ratio | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r["ratios"].items()]
     pub, ext = results["publish"], results["external"]
     lines += [
