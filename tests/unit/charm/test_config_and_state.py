@@ -159,3 +159,17 @@ def test_every_option_is_a_field_with_the_same_default() -> None:
     assert set(fields) == set(declared)
     for name, option in declared.items():
         assert fields[name] == option.get("default"), name
+
+
+def test_the_readmes_options_table_lists_every_option_and_nothing_else() -> None:
+    """Operators read the charm's README first: its table names exactly charmcraft.yaml's options."""
+    import re
+
+    import yaml
+
+    declared = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["config"]["options"]
+    readme = (REPO / "charm" / "README.md").read_text()
+    section = readme.split("## Options", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE)
+    assert sorted(listed) == sorted(declared), "charm/README.md's Options table and charmcraft.yaml differ"
+    assert len(listed) == len(set(listed)), "an option is listed twice"
