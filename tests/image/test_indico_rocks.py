@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -375,6 +376,43 @@ def test_a_migration_that_cannot_create_the_extensions_is_recorded_with_its_reme
     assert record["message"].startswith("the database user may not create the 'unaccent' extension")
     assert "plugin_unaccent_enable=true" in record["message"]
     assert record["indico-version"] == "3.3.14"
+
+
+def test_a_schema_migrated_by_a_later_release_is_refused_and_left_untouched(
+    rocks: dict[str, BuiltRock], run_container: Any, backing_services: tuple[Postgres, Redis]
+) -> None:
+    """A refresh back to an older rock: the database already carries a later release's schema
+    revision. The rock names both releases and the way forward, starts no uWSGI, writes nothing."""
+    postgres, redis = backing_services
+    env = indico_env(postgres, redis, "indico_newer_schema") | {"INDICO_LISTEN_ADDRESS": "127.0.0.2"}
+    database = env["INDICO_DB_URI"].rsplit("/", 1)[1]
+    prepared = run_container(
+        rocks["indico"].image, command=["exec", "/usr/local/bin/indico-start", "migrate"], environment=env
+    )
+    assert prepared.wait(timeout=300)["StatusCode"] == 0, prepared.logs().decode(errors="replace")[-2000:]
+    comment = "SELECT obj_description('public.alembic_version'::regclass, 'pg_class')"
+    assert postgres.psql(comment, database).strip() == "migrated by Indico 3.3.14"
+
+    # What a later release's migration leaves: a revision this release does not know, and its mark.
+    postgres.psql("UPDATE public.alembic_version SET version_num = 'f00dcafe9999'", database)
+    postgres.psql("COMMENT ON TABLE public.alembic_version IS 'migrated by Indico 3.4.0'", database)
+    container = run_container(rocks["indico"].image, environment=env)
+
+    def failed() -> dict[str, Any] | None:
+        code, out = container.exec_run(["cat", "/var/lib/indico/migration.json"])
+        record = json.loads(out) if code == 0 else {}
+        return record if record.get("state") == "failed" else None
+
+    record: Any = wait_for(failed, 120, "indico-migrate to refuse the newer schema")
+    message = record["message"]
+    assert message.startswith("the database schema was migrated by Indico 3.4.0, newer than this Indico 3.3.14")
+    assert "f00dcafe9999" in message and "Refresh forward to Indico 3.4.0 again" in message
+    assert "restore the database backup" in message
+    assert postgres.psql("SELECT version_num FROM public.alembic_version", database).strip() == "f00dcafe9999"
+    assert postgres.psql(comment, database).strip() == "migrated by Indico 3.4.0", "the mark was rewritten"
+    wait_for(lambda: 'Service "indico" stopped unexpectedly' in logs(container), 30, "the web service to stop")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.2", 8081), timeout=2).close()
 
 
 def test_indico_external_never_writes_a_customization_token(rocks: dict[str, BuiltRock], run_container: Any) -> None:
