@@ -352,6 +352,13 @@ def test_a_missing_setting_is_reported_by_name(rocks: dict[str, BuiltRock], run_
     assert 'Service "indico" stopped unexpectedly with code 64' in logs(container)
 
 
+def failed_migration(container: Any) -> dict[str, Any] | None:
+    """The rock's migration record once it says `failed` (what the charm reads for its status)."""
+    code, out = container.exec_run(["cat", "/var/lib/indico/migration.json"])
+    record = json.loads(out) if code == 0 else {}
+    return record if record.get("state") == "failed" else None
+
+
 def test_a_migration_that_cannot_create_the_extensions_is_recorded_with_its_remedy(
     rocks: dict[str, BuiltRock], run_container: Any, backing_services: tuple[Postgres, Redis]
 ) -> None:
@@ -367,12 +374,7 @@ def test_a_migration_that_cannot_create_the_extensions_is_recorded_with_its_reme
     )
     container = run_container(rocks["indico"].image, environment=env)
 
-    def failed() -> dict[str, Any] | None:
-        code, out = container.exec_run(["cat", "/var/lib/indico/migration.json"])
-        record = json.loads(out) if code == 0 else {}
-        return record if record.get("state") == "failed" else None
-
-    record: Any = wait_for(failed, 60, "indico-migrate to record the failure")
+    record: Any = wait_for(lambda: failed_migration(container), 60, "indico-migrate to record the failure")
     assert record["message"].startswith("the database user may not create the 'unaccent' extension")
     assert "plugin_unaccent_enable=true" in record["message"]
     assert record["indico-version"] == "3.3.14"
@@ -398,12 +400,7 @@ def test_a_schema_migrated_by_a_later_release_is_refused_and_left_untouched(
     postgres.psql("COMMENT ON TABLE public.alembic_version IS 'migrated by Indico 3.4.0'", database)
     container = run_container(rocks["indico"].image, environment=env)
 
-    def failed() -> dict[str, Any] | None:
-        code, out = container.exec_run(["cat", "/var/lib/indico/migration.json"])
-        record = json.loads(out) if code == 0 else {}
-        return record if record.get("state") == "failed" else None
-
-    record: Any = wait_for(failed, 120, "indico-migrate to refuse the newer schema")
+    record: Any = wait_for(lambda: failed_migration(container), 120, "indico-migrate to refuse the newer schema")
     message = record["message"]
     assert message.startswith("the database schema was migrated by Indico 3.4.0, newer than this Indico 3.3.14")
     assert "f00dcafe9999" in message and "Refresh forward to Indico 3.4.0 again" in message

@@ -12,6 +12,7 @@ import json
 import re
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import jsonschema
 import pytest
@@ -490,6 +491,30 @@ def test_the_charm_publishes_nothing_on_smtp(ctx: testing.Context) -> None:
     assert set(sent.local_unit_data) <= set(testing.Relation("x").local_unit_data)
 
 
+# --- request and answer: the charm writes, the provider's library answers, the charm reads --
+
+
+Answer = Callable[[dict[str, str]], tuple[dict[str, str], frozenset[testing.Secret], list[Any]]]
+
+
+def exchange(
+    ctx: testing.Context, relation: testing.Relation, state: testing.State, answer: Answer
+) -> tuple[testing.State, dict[str, str], list[Any]]:
+    """relation-created (the charm's request), the provider's answer to what it sent, then
+    relation-changed with that answer and the secrets the provider shared; what the provider
+    reported as requested comes back too."""
+    asked = ctx.run(ctx.on.relation_created(relation), state)
+    sent: dict[str, str] = dict(asked.get_relation(relation.id).local_app_data)
+    databag, shared, requested = answer(sent)
+    answered = dataclasses.replace(asked.get_relation(relation.id), remote_app_data=databag)  # type: ignore[call-arg]
+    others = frozenset(r for r in asked.relations if r.id != relation.id)
+    out = ctx.run(
+        ctx.on.relation_changed(answered, remote_unit=0),
+        dataclasses.replace(asked, relations=others | {answered}, secrets=asked.secrets | shared),
+    )
+    return out, sent, requested
+
+
 # --- oauth v0 ------------------------------------------------------------------------------
 
 
@@ -503,16 +528,7 @@ def oauth_exchange(
         full_state(database, providers.redis_relation(), relation, secrets=secrets),
         config={"site_url": "https://events.example.org", **config},
     )
-    asked = ctx.run(ctx.on.relation_created(relation), state)
-    sent: dict[str, str] = dict(asked.get_relation(relation.id).local_app_data)
-    answer, shared, created = providers.oauth_answer(sent)
-    answered = dataclasses.replace(asked.get_relation(relation.id), remote_app_data=answer)  # type: ignore[call-arg]
-    others = frozenset(r for r in asked.relations if r.id != relation.id)
-    out = ctx.run(
-        ctx.on.relation_changed(answered, remote_unit=0),
-        dataclasses.replace(asked, relations=others | {answered}, secrets=asked.secrets | shared),
-    )
-    return out, sent, created
+    return exchange(ctx, relation, state, providers.oauth_answer)
 
 
 def test_hydra_registers_the_client_for_indicos_callback(ctx: testing.Context) -> None:
@@ -564,24 +580,11 @@ def test_local_login_stays_while_no_provider_answers(ctx: testing.Context) -> No
 # --- ldap (glauth-k8s) ---------------------------------------------------------------------
 
 
-def ldap_exchange(
-    ctx: testing.Context, answer: Callable[[dict[str, str]], tuple[dict[str, str], frozenset[testing.Secret], list]]
-) -> tuple[testing.State, dict[str, str], list[dict[str, str]]]:
+def ldap_exchange(ctx: testing.Context, answer: Answer) -> tuple[testing.State, dict[str, str], list[Any]]:
     """The charm asks for a bind account, glauth's library hears it and answers, the charm reads it."""
     database, secrets = database_relation()
     relation = testing.Relation("ldap", "ldap", remote_app_name="glauth-k8s")
-    asked = ctx.run(
-        ctx.on.relation_created(relation), full_state(database, providers.redis_relation(), relation, secrets=secrets)
-    )
-    sent: dict[str, str] = dict(asked.get_relation(relation.id).local_app_data)
-    databag, shared, requested = answer(sent)
-    answered = dataclasses.replace(asked.get_relation(relation.id), remote_app_data=databag)  # type: ignore[call-arg]
-    others = frozenset(r for r in asked.relations if r.id != relation.id)
-    out = ctx.run(
-        ctx.on.relation_changed(answered, remote_unit=0),
-        dataclasses.replace(asked, relations=others | {answered}, secrets=asked.secrets | shared),
-    )
-    return out, sent, requested
+    return exchange(ctx, relation, full_state(database, providers.redis_relation(), relation, secrets=secrets), answer)
 
 
 def test_glauth_creates_a_bind_account_named_after_the_application(ctx: testing.Context) -> None:
@@ -611,7 +614,7 @@ def test_ldaps_urls_win_over_starttls(ctx: testing.Context) -> None:
 
 
 def test_an_unreadable_bind_password_blocks_and_says_what_to_do(ctx: testing.Context) -> None:
-    def answer_without_grant(sent: dict[str, str]) -> tuple[dict[str, str], frozenset[testing.Secret], list]:
+    def answer_without_grant(sent: dict[str, str]) -> tuple[dict[str, str], frozenset[testing.Secret], list[Any]]:
         databag, _, requested = providers.ldap_answer(sent)
         return databag, frozenset(), requested
 
