@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ROCKS ?=
+# An earlier Indico release under rocks/releases/ (e.g. 3.3.13), built from the same rockcraft.yaml.
+RELEASE ?=
 BUILDER ?= auto
 # Real rockcraft's source, for BUILDER=rockcraft without the snap and for `make parity`.
 ROCKCRAFT_SOURCE ?= $(wildcard ../shared/oracles/rockcraft/rockcraft-1.20.0.tar.gz)
@@ -29,8 +31,9 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## the project virtual environment, from the pinned requirements.txt
 
-rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILDER=local|rockcraft)
-	$(PY) build.py rocks --builder $(BUILDER) $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) $(ROCKS)
+rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILDER=local|rockcraft, RELEASE=3.3.13)
+	$(PY) build.py rocks --builder $(BUILDER) $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) \
+		$(if $(RELEASE),--release $(RELEASE)) $(ROCKS)
 
 parity: host venv ## pack PARITY_ROCKS with real rockcraft and the local builder and compare (fixtures and both rocks)
 	$(PY) build.py parity $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) $(PARITY_ROCKS)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from rockbuild import build_rock
-from rockbuild.build import local_build, local_support
+from rockbuild.build import local_build, local_support, releases
 from rockbuild.build.project import load_project
 from rockbuild.errors import BuildError
 from rockbuild.parity import check
@@ -23,6 +23,12 @@ ROCKCRAFT_SOURCE_HELP = (
     "where real rockcraft comes from when it is not installed: a source archive or directory of a release "
     "(rockcraft-<version>.tar.gz; its uv.lock pins the dependencies), or a pip requirement "
     "(default: $ROCKBUILD_ROCKCRAFT_SOURCE)"
+)
+
+RELEASE_HELP = (
+    "an earlier Indico release with pins under rocks/releases/<VERSION>/<rock>/ (e.g. 3.3.13, for refresh tests): "
+    "the rock is built from the same rockcraft.yaml with those files laid over its directory and tagged "
+    "<rock>:<VERSION>"
 )
 
 
@@ -50,6 +56,8 @@ def cmd_rocks(args: argparse.Namespace) -> int:
         print(f"no rocks to build: {args.rocks_dir} has no */rockcraft.yaml", file=sys.stderr)
         return 0
     for rock_dir in dirs:
+        if args.release:
+            rock_dir = releases.materialize(rock_dir, args.release)
         build_rock.build(
             rock_dir, args.builder, verbose=args.verbose, force=args.force, rockcraft_source=args.rockcraft_source
         )
@@ -98,9 +106,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
 def cmd_lock(args: argparse.Namespace) -> int:
 
     for rock_dir in rock_dirs(args.names, args.rocks_dir):
-        for path in python_lock.lock(
-            rock_dir, Progress(rock_dir.name), upgrade=args.upgrade, upgrade_packages=args.upgrade_package
-        ):
+        locked_dir = releases.materialize(rock_dir, args.release) if args.release else rock_dir
+        written = python_lock.lock(
+            locked_dir, Progress(rock_dir.name), upgrade=args.upgrade, upgrade_packages=args.upgrade_package
+        )
+        for path in releases.keep_lock(rock_dir, args.release, written) if args.release else written:
             print(f"wrote {path}")
     return 0
 
@@ -149,6 +159,7 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     rocks.add_argument("--rockcraft-source", metavar="SOURCE", help=ROCKCRAFT_SOURCE_HELP)
+    rocks.add_argument("--release", metavar="VERSION", help=RELEASE_HELP)
     rocks.add_argument("--verbose", "-v", action="store_true", help="show skipped steps and the build output")
     rocks.add_argument("--force", action="store_true", help="rebuild even when nothing changed since the last build")
     rocks.set_defaults(func=cmd_rocks)
@@ -229,6 +240,11 @@ def parser() -> argparse.ArgumentParser:
     lock_parser.add_argument(
         "--upgrade-package", action="append", default=[], metavar="NAME", help="take the newest allowed NAME (repeat)"
     )
+    lock_parser.add_argument(
+        "--release",
+        metavar="VERSION",
+        help="lock an earlier release's part: its requirements.in and lock under rocks/releases/<VERSION>/<rock>/",
+    )
     lock_parser.set_defaults(func=cmd_lock)
 
     charm = sub.add_parser(
@@ -251,35 +267,7 @@ def parser() -> argparse.ArgumentParser:
     charm.add_argument("--no-upstream-source", action="store_true", help="pack charmcraft.yaml as it is")
     charm.set_defaults(func=cmd_charm)
 
-    publish = sub.add_parser(
-        "publish",
-        help="push the rocks, upload them as the charm's resources, upload and release the charm",
-        description=(
-            "Publish what `rocks` and `charm` build. With --registry, push each rock with skopeo to "
-            "<registry>/<rock>:<version>. Unless --no-charmhub, upload each rock as the charm's OCI resource "
-            "<rock>-image with `charmcraft upload-resource` (from the registry by digest when pushed there, "
-            "else from the .rock), upload the charm, and `charmcraft release` it to --channel with those "
-            "resource revisions. Every outcome is written to a JSON manifest (charm revision, channel, each "
-            "resource's revision and image digest, rock versions), also when a step fails, and the matching "
-            "`juju deploy` line is printed. Charmhub credentials come only from $CHARMCRAFT_AUTH (from "
-            "`charmcraft login --export`) and are never printed or recorded. Registry credentials: `skopeo "
-            "login` beforehand. Rocks are built first when out of date; for Charmhub the charm is packed first."
-        ),
-    )
-    publish.add_argument("--registry", metavar="PREFIX", help="e.g. ghcr.io/acme or 127.0.0.1:5000/indico")
-    publish.add_argument(
-        "--registry-insecure", action="store_true", help="plain HTTP, no TLS verification (for a loopback registry)"
-    )
-    publish.add_argument("--no-charmhub", action="store_true", help="only push to --registry; no charmcraft at all")
-    publish.add_argument(
-        "--channel", default="latest/edge", help="Charmhub channel to release to (default: %(default)s)"
-    )
-    publish.add_argument(
-        "--manifest", type=Path, default=ROCKS_DIR.parent / "release-manifest.json", help="default: %(default)s"
-    )
-    publish.add_argument("--dry-run", action="store_true", help="print every command without running any")
-    publish.add_argument("--charm-dir", type=Path, default=ROCKS_DIR.parent / "charm", help="default: %(default)s")
-    publish.set_defaults(func=cmd_publish)
+    publish_job.add_parser(sub, ROCKS_DIR.parent).set_defaults(func=cmd_publish)
     return top
 
 

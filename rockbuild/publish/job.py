@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+from pathlib import Path
 
 from rockbuild import build_rock
 from rockbuild.errors import BuildError
@@ -58,3 +59,34 @@ def run(args: argparse.Namespace) -> int:
     print("dry run: nothing was run or recorded" if args.dry_run else f"manifest: {options.manifest}")
     print(f"deploy with: {manifest.deploy}")
     return 0
+
+
+def add_parser(sub: argparse._SubParsersAction, repo: Path) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """`build.py publish`'s options; `repo` is where the manifest and the charm live by default."""
+    publish: argparse.ArgumentParser = sub.add_parser(
+        "publish",
+        help="push the rocks, upload them as the charm's resources, upload and release the charm",
+        description=(
+            "Publish what `rocks` and `charm` build. With --registry, push each rock with skopeo to "
+            "<registry>/<rock>:<version>. Unless --no-charmhub, upload each rock as the charm's OCI resource "
+            "<rock>-image with `charmcraft upload-resource` (from the registry by digest when pushed there, "
+            "else from the .rock), upload the charm, and `charmcraft release` it to --channel with those "
+            "resource revisions. Every outcome is written to a JSON manifest (charm revision, channel, each "
+            "resource's revision and image digest, rock versions), also when a step fails, and the matching "
+            "`juju deploy` line is printed. Charmhub credentials come only from $CHARMCRAFT_AUTH (from "
+            "`charmcraft login --export`) and are never printed or recorded. Registry credentials: `skopeo "
+            "login` beforehand. Rocks are built first when out of date; for Charmhub the charm is packed first."
+        ),
+    )
+    publish.add_argument("--registry", metavar="PREFIX", help="e.g. ghcr.io/acme or 127.0.0.1:5000/indico")
+    publish.add_argument(
+        "--registry-insecure", action="store_true", help="plain HTTP, no TLS verification (for a loopback registry)"
+    )
+    publish.add_argument("--no-charmhub", action="store_true", help="only push to --registry; no charmcraft at all")
+    publish.add_argument(
+        "--channel", default="latest/edge", help="Charmhub channel to release to (default: %(default)s)"
+    )
+    publish.add_argument("--manifest", type=Path, default=repo / "release-manifest.json", help="default: %(default)s")
+    publish.add_argument("--dry-run", action="store_true", help="print every command without running any")
+    publish.add_argument("--charm-dir", type=Path, default=repo / "charm", help="default: %(default)s")
+    return publish
