@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         manifest = publish.publish(options, charm_file, host, charmcraft, say, pack_charm)
     print("dry run: nothing was run or recorded" if args.dry_run else f"manifest: {options.manifest}")
     print(f"deploy with: {manifest.deploy}")
+    print(f"or refresh a deployment with: {manifest.refresh}")
     return 0
 
 

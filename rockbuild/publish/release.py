@@ -57,6 +57,7 @@ class Manifest:
     status: str = "running"  # running, complete, failed, dry-run
     error: str | None = None
     deploy: str | None = None
+    refresh: str | None = None  # the same release for a deployed application (charm README: Upgrading)
     created: str = field(default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
 
     def write(self, path: Path) -> None:
@@ -190,6 +191,7 @@ def publish(
         else:
             deploy_resources = {r.resource: _shown(r.image, f"<{r.resource} image>") for r in records}
         manifest.deploy = cmd.deploy_command(charm, manifest.channel, deploy_resources, charm_file)
+        manifest.refresh = cmd.refresh_command(charm, manifest.channel, deploy_resources, charm_file)
         if not options.dry_run:
             manifest.status = "complete"
     except cmd.StoreError as exc:

@@ -98,3 +98,13 @@ def deploy_command(charm: str, channel: str | None, resources: dict[str, str], c
     for name, value in sorted(resources.items()):
         command += ["--resource", f"{name}={value}"]
     return shlex.join(command)
+
+
+def refresh_command(charm: str, channel: str | None, resources: dict[str, str], charm_file: Path | None = None) -> str:
+    """The `juju refresh` line that moves a deployed application to what was published (the
+    charm's channel or local file, and these resource revisions or images)."""
+    command = ["juju", "refresh", charm]
+    command += ["--channel", channel] if channel else ["--path", f"./{charm_file}"]
+    for name, value in sorted(resources.items()):
+        command += ["--resource", f"{name}={value}"]
+    return shlex.join(command)

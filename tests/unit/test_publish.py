@@ -82,6 +82,12 @@ def test_deploy_line_for_charmhub_and_for_a_registry() -> None:
         "indico", None, {"indico-image": f"reg/indico@{DIGEST}"}, Path("charm/indico_amd64.charm")
     )
     assert local == f"juju deploy ./charm/indico_amd64.charm --resource indico-image=reg/indico@{DIGEST}"
+    refresh = cmd.refresh_command(
+        "indico", None, {"indico-image": f"reg/indico@{DIGEST}"}, Path("charm/indico_amd64.charm")
+    )
+    assert (
+        refresh == f"juju refresh indico --path ./charm/indico_amd64.charm --resource indico-image=reg/indico@{DIGEST}"
+    )
 
 
 class ScriptedStore:
@@ -131,6 +137,9 @@ def test_a_full_release_is_recorded(tmp_path: Path) -> None:
     assert store.calls[-1] == cmd.release("indico", 23, "latest/edge", {"indico-image": 21, "indico-nginx-image": 22})
     assert manifest.deploy == (
         "juju deploy indico --channel latest/edge --resource indico-image=21 --resource indico-nginx-image=22"
+    )
+    assert manifest.refresh == (
+        "juju refresh indico --channel latest/edge --resource indico-image=21 --resource indico-nginx-image=22"
     )
 
 

@@ -85,7 +85,7 @@ def test_an_unknown_release_names_the_ones_there_are(demo: Path) -> None:
 def test_a_pin_of_the_current_version_in_rockcraft_yaml_is_refused(demo: Path) -> None:
     yaml_text = ROCKCRAFT_YAML + "    override-build: pip download demo==2.1.10 --hash=sha256:abc\n"
     (demo / "rockcraft.yaml").write_text(yaml_text)
-    with pytest.raises(BuildError, match="pins 'demo==2.1.10'.*rocks/releases/<version>/ can replace"):
+    with pytest.raises(BuildError, match=r"pins 'demo==2\.1\.10'.*rocks/releases/<version>/ can replace"):
         releases.materialize(demo, "2.1.9")
 
 
