@@ -324,10 +324,11 @@ def test_pebble_checks_are_up(app: App, which: str) -> None:
 
 
 def main_pid(container: docker.models.containers.Container, pattern: str) -> str:
-    """The host PID of the service process Pebble started (a direct child of Pebble)."""
+    """The host PID of the server's main process (uWSGI's or NGINX's master: its workers are its
+    children), under the start script Pebble runs."""
     rows = container.top(ps_args="-o pid,ppid,args")["Processes"]
-    pebble_pid = next(pid for pid, _ppid, args in rows if args.startswith("/usr/bin/pebble"))
-    return str(next(pid for pid, ppid, args in rows if ppid == pebble_pid and re.search(pattern, args)))
+    matching = {pid: ppid for pid, ppid, args in rows if re.search(pattern, args)}
+    return str(next(pid for pid, ppid in matching.items() if ppid not in matching))
 
 
 @pytest.mark.parametrize(

@@ -84,3 +84,44 @@ def test_a_request_longer_than_the_timeout_is_ended_by_uwsgi_not_abandoned_by_ng
     assert answer.status_code == 502, answer.status_code
     assert TIMEOUT - 1 <= took < TIMEOUT + 5, f"answered after {took:.1f} s: not uWSGI's harakiri"
     assert "HARAKIRI" in logs(indico), "uWSGI ended the request"
+
+
+def test_a_request_under_way_when_pebble_stops_the_services_is_answered(
+    site: tuple[docker.models.containers.Container, docker.models.containers.Container, Postgres],
+) -> None:
+    """Pebble stops a service (a pod deleted, a refresh, a restart) with SIGTERM to its process
+    group. uWSGI and NGINX each finish the request they are serving before they exit."""
+    indico, nginx, postgres = site
+    hold = 6
+    locker = threading.Thread(
+        target=postgres.psql,
+        args=(f"BEGIN; LOCK TABLE users.users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({hold}); COMMIT;", DATABASE),
+    )
+    answers: list[int] = []
+    visitor = threading.Thread(
+        target=lambda: answers.append(
+            indico_site.Browser().get("/bootstrap", headers={"Cookie": "indico_session=stop-test"}).status_code
+        )
+    )
+    locker.start()
+    try:
+        time.sleep(1)  # the lock is taken
+        visitor.start()
+        time.sleep(1)  # the request waits on the lock, in uWSGI behind NGINX
+        stops = [
+            threading.Thread(target=container.exec_run, args=(["pebble", "stop", service],))
+            for container, service in ((indico, "indico"), (nginx, "nginx"))
+        ]
+        for stop in stops:
+            stop.start()
+        for stop in stops:
+            stop.join(hold + 60)
+        visitor.join(hold + 60)
+    finally:
+        locker.join(hold + 30)
+    assert answers == [200], f"the request under way was answered {answers}"
+    with pytest.raises(OSError):
+        indico_site.Browser().get("/bootstrap")  # and nothing is served after
+    for container, service in ((indico, "indico"), (nginx, "nginx")):
+        container.exec_run(["pebble", "start", service])
+    wait_for(lambda: indico_site.Browser().get("/bootstrap").status_code == 200, 120, "Indico to serve again")
