@@ -84,7 +84,11 @@ def test_an_invalid_option_keeps_what_runs_and_the_pod_alive(ctx: testing.Contex
 
 
 def test_active_only_when_indico_answers(ctx: testing.Context) -> None:
-    down = testing.CheckInfo("indico-ready", level=pebble.CheckLevel.READY, status=pebble.CheckStatus.DOWN)
+    rock_check = rock_layer("indico").checks["indico-ready"]  # type: ignore[attr-defined]
+    threshold = rock_check.threshold  # ops.testing checks that the two agree
+    down = testing.CheckInfo(
+        "indico-ready", level=pebble.CheckLevel.READY, status=pebble.CheckStatus.DOWN, threshold=threshold
+    )
     out = ctx.run(ctx.on.update_status(), with_indico(full_state(), check_infos={down}))
     assert out.unit_status == testing.WaitingStatus("waiting for Indico to answer (check indico-ready)")
     up = dataclasses.replace(down, status=pebble.CheckStatus.UP)
