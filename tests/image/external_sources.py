@@ -30,15 +30,71 @@ class ProbePlugin(IndicoPlugin):
 '''
 
 
+# With `with_schema`: a table of its own in the schema `plugin_probe`, made by its own Alembic
+# migration (`indico db --all-plugins upgrade`), and the model Indico imports from `models/`.
+PLUGIN_SCHEMA = "plugin_probe"
+PLUGIN_REVISION = "5b1e2f3a4c6d"
+PLUGIN_MODEL = f'''from indico.core.db import db
+
+
+class ProbeNote(db.Model):
+    __tablename__ = "notes"
+    __table_args__ = {{"schema": "{PLUGIN_SCHEMA}"}}
+
+    id = db.Column(db.Integer, primary_key=True)
+    text = db.Column(db.String, nullable=False)
+'''
+PLUGIN_MIGRATION = f'''"""Create the probe's notes
+
+Revision ID: {PLUGIN_REVISION}
+Revises:
+Create Date: 2026-12-03 12:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.sql.ddl import CreateSchema, DropSchema
+
+revision = "{PLUGIN_REVISION}"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.execute(CreateSchema("{PLUGIN_SCHEMA}"))
+    op.create_table(
+        "notes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.String(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notes")),
+        schema="{PLUGIN_SCHEMA}",
+    )
+
+
+def downgrade():
+    op.drop_table("notes", schema="{PLUGIN_SCHEMA}")
+    op.execute(DropSchema("{PLUGIN_SCHEMA}"))
+'''
+
+
 def _record_line(name: str, data: bytes) -> str:
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"{name},sha256={digest},{len(data)}"
 
 
-def plugin_wheel(directory: Path, version: str = "1.0") -> Path:
+def plugin_wheel(directory: Path, version: str = "1.0", with_schema: bool = False) -> Path:
     """A wheel (PEP 427) with one Indico plugin, entry point `probe`, that needs Indico."""
     dist_info = f"indico_plugin_probe-{version}.dist-info"
+    schema = {
+        "indico_plugin_probe/models/__init__.py": b"",
+        "indico_plugin_probe/models/notes.py": PLUGIN_MODEL.encode(),
+        f"indico_plugin_probe/migrations/20261203_1200_{PLUGIN_REVISION}_create_probe_notes.py": (
+            PLUGIN_MIGRATION.encode()
+        ),
+    }
     files = {
+        **(schema if with_schema else {}),
         "indico_plugin_probe/__init__.py": PLUGIN_MODULE.encode(),
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: indico-plugin-probe\nVersion: {version}\nRequires-Dist: indico\n"

@@ -7,9 +7,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import boto3
 
 PG_USER = "indico"
 PG_PASSWORD = "indico-test-password"  # a throw-away server on loopback, removed after the tests
@@ -221,3 +224,51 @@ class Registry:
 
     def stop(self) -> None:
         stop_process(self.process, timeout=10)
+
+
+# The bucket and keys the tests' S3 server holds (moto accepts any keys; these reach Indico).
+S3_BUCKET = "indico-files"
+S3_KEYS = ("indico-key", "indico/secret+key=")
+S3_REGION = "eu-west-1"
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    """boto3's client for the tests' S3 server (or a proxy in front of it)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=S3_KEYS[0],
+        aws_secret_access_key=S3_KEYS[1],
+        region_name=S3_REGION,
+    )
+
+
+@dataclass
+class S3Server:
+    """moto's S3 server on loopback (plain http), with the bucket S3_BUCKET."""
+
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, base: Path) -> S3Server:
+        port = free_port()
+        with (base / "moto.log").open("w") as log:
+            moto = Path(sys.executable).parent / "moto_server"
+            process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+        server = cls(f"http://127.0.0.1:{port}", process)
+        try:
+            wait_port(port)
+            s3_client(server.endpoint).create_bucket(
+                Bucket=S3_BUCKET, CreateBucketConfiguration={"LocationConstraint": S3_REGION}
+            )
+        except Exception:
+            server.stop()
+            raise
+        return server
+
+    def client(self):  # type: ignore[no-untyped-def]
+        return s3_client(self.endpoint)
+
+    def stop(self) -> None:
+        stop_process(self.process, 30)

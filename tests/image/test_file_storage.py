@@ -12,15 +12,12 @@ import hashlib
 import io
 import os
 import re
-import subprocess
-import sys
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import docker
 import docker.models.volumes
 import pytest
@@ -31,7 +28,7 @@ from rockbuild.build.artifact import BuiltRock
 from tests.image import indico_site
 from tests.image.conftest import exec_text, wait_for
 from tests.image.ingress_proxy import TlsIngress
-from tests.image.services import Postgres, Redis, free_port
+from tests.image.services import Postgres, Redis, S3Server, s3_client
 from tests.image.test_indico_rocks import indico_env
 
 ARCHIVE = "/var/lib/indico/archive"
@@ -160,44 +157,22 @@ def test_an_upload_survives_new_containers_and_celery_reads_it(
 @pytest.fixture
 def s3_server(tmp_path: Path) -> Iterator[str]:
     """moto's S3 server on loopback (plain http), with a bucket for Indico."""
-    port = free_port()
-    log = (tmp_path / "moto.log").open("w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
+    server = S3Server.start(tmp_path)
     try:
-        client = s3_client(endpoint)
-        wait_for(lambda: client.list_buckets() is not None, 30, "the S3 server to answer")
-        client.create_bucket(Bucket="indico-files", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        yield endpoint
+        yield server.endpoint
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        server.stop()
 
 
 @pytest.fixture
 def s3_over_tls(s3_server: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The S3 server behind TLS with a certificate of a private CA (Debian's NGINX): the https
     endpoint Indico is given, and the CA's PEM, as s3-integrator's tls-ca-chain carries it."""
-    proxy = TlsIngress.start(tmp_path / "tls", "localhost", upstream=s3_server.removeprefix("http://"))
+    proxy = TlsIngress.start(tmp_path / "tls", "localhost", (s3_server.removeprefix("http://"),))
     try:
         yield f"https://localhost:{proxy.https_port}", proxy.certificate.read_text()
     finally:
         proxy.stop()
-
-
-def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="indico-key",
-        aws_secret_access_key="indico/secret+key=",
-        region_name="eu-west-1",
-    )
 
 
 def assert_sent_by_nginx(web: Container, path: str, size: int) -> None:

@@ -19,7 +19,6 @@ import re
 import sys
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,15 +27,28 @@ from typing import Any, ClassVar
 import docker
 import docker.models.containers
 import pytest
-import yaml
 from ops import pebble, testing
 
 from rockbuild.build.artifact import BuiltRock
-from tests import real_providers
 from tests.image import external_sources as ext
+from tests.image.charm_in_pod import (
+    ARCHIVE,
+    ARCHIVE_CONTAINERS,
+    IMAGE_OF,
+    INDICO_CONTAINERS,
+    LOOPBACK_LAYER,
+    SITE,
+    IngressBrowser,
+    charm_layers,
+    database_relation,
+    get_text,
+    layers_before_relations,
+    reachable,
+    wait_until_served,
+)
 from tests.image.conftest import wait_for
 from tests.image.git_server import GitHttpsServer
-from tests.image.ingress_proxy import INGRESS_SOURCE, Response, TlsIngress
+from tests.image.ingress_proxy import TlsIngress
 from tests.image.juju_pod import (
     ARCHIVE_PATH,
     PodContainer,
@@ -55,42 +67,9 @@ import external  # noqa: E402
 import pebble_ops  # noqa: E402
 from config import with_credentials  # noqa: E402
 from pebble_ops import ActionFailedError  # noqa: E402
-from status import MAIL_OFF  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
 
 from charm import IndicoCharm  # noqa: E402
-
-# The site's host, as traefik (routing_mode=subdomain, external_hostname "test") names it for the
-# application "indico" in the model "pod"; TLS ends at the ingress in front of the pod.
-SITE = "pod-indico.test"
-MODEL = testing.Model("pod")
-IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
-# Juju mounts each unit's archive volume into the charm container (where ops reports its location)
-# and, as charmcraft.yaml says, into these containers at ARCHIVE_PATH.
-ARCHIVE = testing.Storage("archive")
-INDICO_CONTAINERS = {"indico", "celery"}
-# The containers charmcraft.yaml mounts the archive storage into, as Juju mounts it.
-ARCHIVE_CONTAINERS = {
-    name
-    for name, spec in yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["containers"].items()
-    if any(mount.get("storage") == "archive" for mount in spec.get("mounts", []))
-}
-# Only for this test: the pod's ports stay on loopback (a pod would listen on all its addresses).
-LOOPBACK_LAYER = {
-    "indico": {
-        "services": {
-            s: {"override": "merge", "environment": {"INDICO_LISTEN_ADDRESS": "127.0.0.1"}}
-            for s in ("indico", "statsd-exporter")
-        }
-    },
-    "indico-nginx": {
-        "services": {
-            s: {"override": "merge", "environment": {"NGINX_LISTEN_ADDRESS": "127.0.0.1"}}
-            for s in ("nginx", "nginx-prometheus-exporter")
-        }
-    },
-}
-
 
 # /v1/health?level=alive of every pod container, polled once a second: before the relations exist
 # (longer than the 30 s NGINX's alive check needs to fail) and after they arrive.
@@ -98,104 +77,6 @@ ALIVE_WINDOWS = {"before relations": 35, "after relations": 15}
 ALIVE_SEEN: dict[str, dict[str, set[int]]] = {}
 # Unit 0's charm context and its state after the relations arrived, for starting its pod again.
 LEADER: dict[str, Any] = {}
-
-
-def reachable() -> frozenset[testing.Container]:
-    """The charm's containers with Pebble up, each with its rock's own layer."""
-    return frozenset(
-        testing.Container(
-            name,
-            can_connect=True,
-            layers={"rock": testing.layer_from_rockcraft(REPO / "rocks" / rock / "rockcraft.yaml")},
-        )
-        for name, rock in IMAGE_OF.items()
-    )
-
-
-def unreachable() -> frozenset[testing.Container]:
-    """The charm's containers before Pebble answers: what a relation's first hooks may see."""
-    return frozenset(testing.Container(name, can_connect=False) for name in IMAGE_OF)
-
-
-def database_relation(postgres: Postgres) -> tuple[testing.Relation, frozenset[testing.Secret]]:
-    """The charm's request, answered by postgresql-k8s's own library, which makes the user and
-    database in this test's real PostgreSQL as postgresql-k8s would."""
-
-    def create(database: str, user: str, password: str) -> None:
-        postgres.psql(f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'")
-        postgres.psql(f'CREATE DATABASE "{database}" OWNER "{user}"')
-        postgres.require_password(user)  # so the rocks prove the password reaches libpq intact
-
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
-    empty = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
-    asked = ctx.run(
-        ctx.on.relation_created(empty), testing.State(leader=True, relations={empty}, containers=unreachable())
-    )
-    answer, secrets, _ = real_providers.postgresql_answer(
-        dict(asked.get_relation(empty.id).local_app_data), endpoints=f"127.0.0.1:{postgres.port}", create=create
-    )
-    relation = testing.Relation(
-        "database", "postgresql_client", remote_app_name="postgresql-k8s", remote_app_data=answer
-    )
-    return relation, secrets
-
-
-def ingress_relation() -> testing.Relation:
-    """The charm's ingress request, answered by traefik's own library with an https URL."""
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
-    empty = testing.Relation("ingress", "ingress", remote_app_name="traefik")
-    asked = ctx.run(
-        ctx.on.relation_created(empty),
-        testing.State(leader=True, relations={empty}, model=MODEL, containers=unreachable()),
-    )
-    sent = asked.get_relation(empty.id)
-    answer, saw = real_providers.traefik_answer(
-        sent.local_app_data, {0: sent.local_unit_data}, routing_mode="subdomain", external_host="test", scheme="https"
-    )
-    assert saw.url == f"https://{SITE}/"
-    # Juju gives the traefik unit's own address on the relation: the loopback ingress's source here.
-    traefik_unit = {"egress-subnets": f"{INGRESS_SOURCE}/32", "ingress-address": INGRESS_SOURCE}
-    return testing.Relation(
-        "ingress", "ingress", remote_app_name="traefik", remote_app_data=answer, remote_units_data={0: traefik_unit}
-    )
-
-
-def charm_layers(
-    ctx: testing.Context[IndicoCharm],
-    database: tuple[testing.Relation, frozenset[testing.Secret]],
-    redis: Redis,
-    leader: bool,
-    peer_data: dict[str, str] | None,
-    secrets: frozenset[testing.Secret],
-    loki: str,
-) -> tuple[dict[str, dict[str, Any]], testing.State]:
-    """Run the charm's reconcile (in the unit's context, whose archive volume the containers
-    mount) and return the layer it adds to each container."""
-    db_relation, db_secrets = database
-    redis_relation = real_providers.redis_relation(primary_address="127.0.0.1", port=redis.port)
-    peer = testing.PeerRelation("indico-peers", local_app_data=peer_data or {})
-    containers = reachable()
-    state = testing.State(
-        leader=leader,
-        storages={ARCHIVE},
-        containers=containers,
-        relations={db_relation, redis_relation, peer, ingress_relation(), logging_relation(loki)},
-        model=MODEL,
-        secrets=db_secrets | secrets,
-    )
-    out = ctx.run(ctx.on.config_changed(), state)
-    assert out.unit_status == testing.ActiveStatus(MAIL_OFF), out.unit_status
-    return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
-
-
-def logging_relation(loki: str) -> testing.Relation:
-    """The logging relation as loki-k8s's own library fills it, pointing at this test's receiver."""
-    return testing.Relation(
-        "logging",
-        "loki_push_api",
-        remote_app_name="loki-k8s",
-        remote_units_data={0: real_providers.loki_unit_data(loki)},
-    )
 
 
 class LokiReceiver(BaseHTTPRequestHandler):
@@ -234,15 +115,6 @@ def watch_alive(pods: dict[str, PodContainer], seconds: int) -> dict[str, set[in
             seen[key].add(health_status(pod))
         time.sleep(1)
     return seen
-
-
-def layers_before_relations(leader: bool) -> dict[str, dict[str, Any]]:
-    """What the charm applies at pebble-ready on a fresh unit, before any relation."""
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
-    containers = reachable()
-    state = testing.State(leader=leader, containers=containers)
-    out = ctx.run(ctx.on.pebble_ready(next(c for c in containers if c.name == "indico")), state)
-    return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}
 
 
 @pytest.fixture(scope="module")
@@ -361,18 +233,6 @@ def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsIngress]:
         yield proxy
     finally:
         proxy.stop()
-
-
-def get_text(ingress: TlsIngress, path: str) -> str:
-    """https://<SITE><path> as a browser gets it, through the ingress."""
-    response = ingress.request(path)
-    assert response.status == 200, f"{path}: {response.status}"
-    return response.body.decode()
-
-
-def wait_until_served(ingress: TlsIngress) -> None:
-    """Indico answers through the ingress and NGINX (before and after its first admin exists)."""
-    wait_for(lambda: ingress.request("/").status in (200, 302), 240, "Indico to answer through the ingress and NGINX")
 
 
 def test_indico_answers_through_the_https_ingress(pods: dict[str, PodContainer], ingress: TlsIngress) -> None:
@@ -575,37 +435,6 @@ def test_pebble_forwards_service_logs_to_loki_with_the_topology(
         assert labels["juju_model"] == "pod" and labels["juju_application"] == "indico"
         assert labels["juju_unit"] in {"indico/0", "indico/1"} and labels["charm"] == "indico"
         assert any(value[1].strip() for stream in found for value in stream["values"]), "lines with text"
-
-
-class IngressBrowser:
-    """One person's session through the https ingress: cookies kept, forms posted."""
-
-    def __init__(self, ingress: TlsIngress) -> None:
-        self.ingress = ingress
-        self.cookies: dict[str, str] = {}
-
-    def request(self, path: str, form: dict[str, str] | None = None) -> Response:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
-        body = None
-        if form is not None:
-            body = urllib.parse.urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        answer = self.ingress.request(path, method="POST" if form is not None else "GET", headers=headers, body=body)
-        for cookie in answer.cookies():
-            name, _, rest = cookie.partition("=")
-            self.cookies[name] = rest.split(";", 1)[0]
-        return answer
-
-    def log_in(self, username: str, password: str) -> None:
-        page = self.request("/login/").body.decode()
-        token = re.search(r'<meta name="csrf-token" id="csrf-token" content="([^"]+)"', page)
-        assert token, "no CSRF token on the login page"
-        form = {"_provider": "indico", "identifier": username, "password": password, "csrf_token": token.group(1)}
-        answer = self.request("/login/", form)
-        assert answer.status in (302, 303), f"login answered {answer.status}"
-
-    def signed_in(self) -> bool:
-        return self.request("/user/dashboard/").status == 200
 
 
 def rotated_key_layers(unit: str, state: testing.State, event: Any) -> tuple[dict[str, dict[str, Any]], testing.State]:
