@@ -4,7 +4,7 @@
 wheel pin of the static files), at the paths they have in `rocks/<rock>/`. A release's rock
 directory is the current one with those files laid over it and the current version replaced by
 `<version>` in rockcraft.yaml (the `version:` key and the prose that names it). It is written
-under the build cache, one per checkout, and built like any rock directory; rockcraft.yaml stays
+under the build cache, one per release and rock, and built like any rock directory; rockcraft.yaml stays
 the one file to read. rockcraft.yaml must name its release nowhere else (a `name==version` pin
 there would keep the current release's hash): pins live in the files a release replaces.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from rockbuild.cache import cache_root, digest_of
+from rockbuild.cache import cache_root
 from rockbuild.errors import BuildError
 
 RELEASES = "releases"
@@ -121,6 +121,7 @@ def keep_lock(rock_dir: Path, release: str, written: list[Path]) -> list[Path]:
 
 
 def materialize_root(rock_dir: Path, release: str) -> Path:
-    """Where a release's rock directory is written: under the build cache, one per checkout."""
-    rock_dir = rock_dir.resolve()
-    return cache_root() / "releases" / digest_of(str(rock_dir.parent))[:8] / release / rock_dir.name
+    """Where a release's rock directory is written: under the build cache, one per release and rock
+    on the machine, so that every checkout (CI's fresh clones too) reuses its part work; a build
+    holds the work directory's lock."""
+    return cache_root() / "releases" / release / rock_dir.resolve().name
