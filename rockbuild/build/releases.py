@@ -18,12 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from rockbuild.build.local_build import BUILD_OUTPUTS  # kept across syncs, never copied
 from rockbuild.cache import cache_root
 from rockbuild.errors import BuildError
 
 RELEASES = "releases"
-# What a build writes into a rock's directory: kept across syncs, never copied from the source.
-BUILD_OUTPUTS = (".rock", ".partial", ".cdx.json")
 
 
 def releases_dir(rock_dir: Path) -> Path:
