@@ -4,8 +4,11 @@ or run in a container by rockbuild.real_rockcraft); both write the same artifact
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rockbuild.build import local_build, sbom
@@ -57,4 +60,40 @@ def build(
         built = local_build.build_local(rock_dir, project, progress, verbose=verbose, force=force)
     sbom.ensure(built.path, built.image, built.name, built.version, progress)
     progress.say("done", f"{built.path} -> docker image {built.image}")
+    return built
+
+
+def default_jobs(count: int) -> int:
+    """One build per core, never more than there are rocks."""
+    return max(1, min(count, os.cpu_count() or 1))
+
+
+def build_all(
+    rock_dirs: list[Path],
+    builder: str,
+    jobs: int,
+    verbose: bool = False,
+    force: bool = False,
+    rockcraft_source: str | None = None,
+) -> list[BuiltRock]:
+    """Build independent rocks at once, `jobs` at a time. What they share (the base, the build-tool
+    image, Pebble, chisel) is made once, by whichever build needs it first; the others wait for it
+    (rockbuild.cache.exclusive). Each progress line names its rock. A failing rock does not stop the
+    others; every failure is reported, each naming its rock."""
+    one = functools.partial(build, builder=builder, verbose=verbose, force=force, rockcraft_source=rockcraft_source)
+    if jobs <= 1 or len(rock_dirs) <= 1:
+        return [one(rock_dir) for rock_dir in rock_dirs]
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="build") as pool:
+        futures = [(rock_dir, pool.submit(one, rock_dir)) for rock_dir in rock_dirs]
+    built, failed = [], []
+    for rock_dir, future in futures:
+        error = future.exception()
+        if error is None:
+            built.append(future.result())
+        elif isinstance(error, BuildError):
+            failed.append(f"{rock_dir.name}: {error}")
+        else:
+            raise error
+    if failed:
+        raise BuildError("\n".join(failed))
     return built

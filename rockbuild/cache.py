@@ -42,14 +42,16 @@ def empty_directory(directory: Path, keep: Collection[str] = ()) -> None:
 
 
 @contextlib.contextmanager
-def exclusive(work: Path) -> Iterator[None]:
-    """One build at a time per work directory; a second one waits for the first."""
+def exclusive(work: Path, what: str = "") -> Iterator[None]:
+    """One process at a time makes `work` (a work directory, a cached tool, a loaded image); a
+    second one waits for the first, then finds it made. Builds of several rocks at once (`build.py
+    rocks`, the image tests' two lanes) meet here."""
     work.parent.mkdir(parents=True, exist_ok=True)
     with open(work.with_name(work.name + ".lock"), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"waiting for another build of {work.name} to finish", file=sys.stderr, flush=True)
+            print(f"waiting for another build to finish {what or work.name}", file=sys.stderr, flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

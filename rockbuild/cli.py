@@ -55,12 +55,12 @@ def cmd_rocks(args: argparse.Namespace) -> int:
     if not dirs:
         print(f"no rocks to build: {args.rocks_dir} has no */rockcraft.yaml", file=sys.stderr)
         return 0
-    for rock_dir in dirs:
-        if args.release:
-            rock_dir = releases.materialize(rock_dir, args.release)
-        build_rock.build(
-            rock_dir, args.builder, verbose=args.verbose, force=args.force, rockcraft_source=args.rockcraft_source
-        )
+    if args.release:
+        dirs = [releases.materialize(rock_dir, args.release) for rock_dir in dirs]
+    jobs = args.jobs or build_rock.default_jobs(len(dirs))
+    build_rock.build_all(
+        dirs, args.builder, jobs, verbose=args.verbose, force=args.force, rockcraft_source=args.rockcraft_source
+    )
     return 0
 
 
@@ -162,6 +162,13 @@ def parser() -> argparse.ArgumentParser:
     rocks.add_argument("--release", metavar="VERSION", help=RELEASE_HELP)
     rocks.add_argument("--verbose", "-v", action="store_true", help="show skipped steps and the build output")
     rocks.add_argument("--force", action="store_true", help="rebuild even when nothing changed since the last build")
+    rocks.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help="build up to N rocks at once (default: one per core, at most one per rock; 1 builds them in turn)",
+    )
     rocks.set_defaults(func=cmd_rocks)
 
     parity = sub.add_parser(

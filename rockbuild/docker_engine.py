@@ -9,7 +9,7 @@ import docker
 import docker.errors
 
 from rockbuild import host_tools as commands
-from rockbuild.cache import cache_root
+from rockbuild.cache import cache_root, exclusive
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
 
@@ -53,14 +53,15 @@ def load_oci(source: str, ref: str) -> str:
 def ensure_image_from_oci(source: str, ref: str, source_digest: str, progress: Progress) -> str:
     """Load `source` as `ref` unless Docker already has that exact image under that name."""
     marker = cache_root() / "docker-loaded" / ref.replace("/", "_").replace(":", "_")
-    current = image_id(ref)
-    if current and marker.exists() and marker.read_text().split() == [source_digest, current]:
-        return current
-    progress.say("docker", f"load {ref}")
-    loaded = load_oci(source, ref)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{source_digest} {loaded}\n")
-    return loaded
+    with exclusive(marker, f"loading {ref}"):
+        current = image_id(ref)
+        if current and marker.exists() and marker.read_text().split() == [source_digest, current]:
+            return current
+        progress.say("docker", f"load {ref}")
+        loaded = load_oci(source, ref)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{source_digest} {loaded}\n")
+        return loaded
 
 
 def host_ca_bundle() -> Path | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from rockbuild import docker_engine
 from rockbuild import host_tools as commands
 from rockbuild.build import layers
-from rockbuild.cache import cache_root
+from rockbuild.cache import cache_root, exclusive
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
 
@@ -171,18 +171,23 @@ def ensure_bare(progress: Progress) -> BaseImage:
     """`base: bare`: an empty image (no layer), as rockcraft starts one; the rock brings everything,
     usually as chisel slices. Never loaded into Docker: build containers run the build base."""
     image = BaseImage(name="bare", dir=cache_root() / "bases" / f"bare-r{BASE_RECIPE}")
-    if not (image.dir / "complete").exists():
-        progress.say("base", "empty image for base: bare")
-        work = image.dir.with_name(image.dir.name + ".partial")
-        shutil.rmtree(work, ignore_errors=True)
-        (work / "rootfs").mkdir(parents=True)
-        oci = work / "oci"
-        commands.run(["umoci", "init", "--layout", str(oci)], what="umoci init")
-        commands.run(["umoci", "new", "--image", f"{oci}:{image.tag}"], what="umoci new")
-        shutil.rmtree(image.dir, ignore_errors=True)
-        work.rename(image.dir)
-        (image.dir / "complete").write_text(image.digest + "\n")
+    with exclusive(image.dir, "the empty base"):
+        if not (image.dir / "complete").exists():
+            _make_bare(image, progress)
     return image
+
+
+def _make_bare(image: BaseImage, progress: Progress) -> None:
+    progress.say("base", "empty image for base: bare")
+    work = image.dir.with_name(image.dir.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "rootfs").mkdir(parents=True)
+    oci = work / "oci"
+    commands.run(["umoci", "init", "--layout", str(oci)], what="umoci init")
+    commands.run(["umoci", "new", "--image", f"{oci}:{image.tag}"], what="umoci new")
+    shutil.rmtree(image.dir, ignore_errors=True)
+    work.rename(image.dir)
+    (image.dir / "complete").write_text(image.digest + "\n")
 
 
 def ensure_base(name: str, progress: Progress) -> BaseImage:
@@ -191,17 +196,21 @@ def ensure_base(name: str, progress: Progress) -> BaseImage:
         return ensure_bare(progress)
     suite = suite_for(name)
     image = BaseImage(name=name, dir=cache_root() / "bases" / f"{name.replace('@', '-')}-r{BASE_RECIPE}")
-    done_marker = image.dir / "complete"
-    if not done_marker.exists():
-        progress.say("base", f"debootstrap {suite} (once per machine)")
-        work = image.dir.with_name(image.dir.name + ".partial")
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        _debootstrap(suite, work / "rootfs")
-        progress.say("base", "OCI layout")
-        _make_oci_layout(work / "rootfs", work / "oci", image.tag, work)
-        shutil.rmtree(image.dir, ignore_errors=True)
-        work.rename(image.dir)
-        done_marker.write_text(image.digest + "\n")
+    with exclusive(image.dir, f"the {name} base"):
+        if not (image.dir / "complete").exists():
+            _make_base(image, suite, progress)
     docker_engine.ensure_image_from_oci(f"oci:{image.oci_ref}", image.docker_image, image.digest, progress)
     return image
+
+
+def _make_base(image: BaseImage, suite: str, progress: Progress) -> None:
+    progress.say("base", f"debootstrap {suite} (once per machine)")
+    work = image.dir.with_name(image.dir.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    _debootstrap(suite, work / "rootfs")
+    progress.say("base", "OCI layout")
+    _make_oci_layout(work / "rootfs", work / "oci", image.tag, work)
+    shutil.rmtree(image.dir, ignore_errors=True)
+    work.rename(image.dir)
+    (image.dir / "complete").write_text(image.digest + "\n")

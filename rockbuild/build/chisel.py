@@ -16,8 +16,9 @@ import shutil
 import tarfile
 from pathlib import Path
 
+from rockbuild import atomic
 from rockbuild.build import buildenv
-from rockbuild.cache import cache_root
+from rockbuild.cache import cache_root, exclusive
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
 
@@ -57,8 +58,10 @@ def ensure_chisel(tool_image: str, progress: Progress) -> Path:
         pinned_sum=CHISEL_SUM,
     )
     wrapper = out_dir / "chisel"
-    wrapper.write_text(WRAPPER)
-    wrapper.chmod(0o755)
+    if not wrapper.is_file() or wrapper.read_text() != WRAPPER:  # another build may be running it
+        with exclusive(wrapper, "chisel's wrapper"), atomic.replacing(wrapper) as partial:
+            partial.write_text(WRAPPER)
+            partial.chmod(0o755)
     return out_dir
 
 
@@ -95,23 +98,29 @@ def release_dir(progress: Progress) -> Path | None:
         raise BuildError(f"{RELEASE_SETTING}={setting} is neither a directory nor a tar archive of chisel-releases")
     digest = release_fingerprint()[:16]
     unpacked = cache_root() / "chisel-releases" / digest
-    if not unpacked.is_dir():
-        progress.say("chisel", f"unpack slice definitions {path.name}")
-        staging = unpacked.with_name(digest + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        with tarfile.open(path) as tar:
-            tar.extractall(staging, filter="data")
-        tops = [p for p in staging.iterdir() if p.is_dir()]
-        root = tops[0] if len(tops) == 1 and not (staging / "chisel.yaml").exists() else staging
-        if not (root / "chisel.yaml").is_file():
-            raise BuildError(f"{setting} holds no chisel.yaml at its top level")
-        if root == staging:
-            staging.rename(unpacked)
-        else:
-            root.rename(unpacked)
-            shutil.rmtree(staging, ignore_errors=True)
+    with exclusive(unpacked, "unpacking the slice definitions"):
+        if not unpacked.is_dir():
+            _unpack_release(path, setting, unpacked, progress)
     return unpacked
+
+
+def _unpack_release(path: Path, setting: str, unpacked: Path, progress: Progress) -> None:
+    digest = unpacked.name
+    progress.say("chisel", f"unpack slice definitions {path.name}")
+    staging = unpacked.with_name(digest + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with tarfile.open(path) as tar:
+        tar.extractall(staging, filter="data")
+    tops = [p for p in staging.iterdir() if p.is_dir()]
+    root = tops[0] if len(tops) == 1 and not (staging / "chisel.yaml").exists() else staging
+    if not (root / "chisel.yaml").is_file():
+        raise BuildError(f"{setting} holds no chisel.yaml at its top level")
+    if root == staging:
+        staging.rename(unpacked)
+    else:
+        root.rename(unpacked)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def container_mounts(chisel_dir: Path, release: Path | None) -> dict[str, str]:

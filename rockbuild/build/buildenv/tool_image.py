@@ -9,7 +9,7 @@ from pathlib import Path
 from rockbuild import docker_engine
 from rockbuild.build.base import BaseImage
 from rockbuild.build.buildenv.containers import commit_image, remove_older_images, run_once
-from rockbuild.cache import cache_root, digest_of
+from rockbuild.cache import cache_root, digest_of, exclusive
 from rockbuild.progress import Progress
 
 HERE = Path(__file__).parent
@@ -28,16 +28,19 @@ def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
     ref = f"rockbuild-tools:{base.tag}-{digest_of(TOOL_IMAGE_RECIPE, base.digest, requirements, setup)}"
     if docker_engine.image_id(ref):
         return ref
-    progress.say("build environment", f"make {ref} (once per machine)")
-    commit_image(
-        base.docker_image,
-        ref,
-        {"setup-tools.sh": setup, "requirements.txt": requirements},
-        "bash /rockbuild-setup/setup-tools.sh",
-        cache_root() / "logs" / "tool-image.log",
-        "making the build-tool image",
-    )
-    remove_older_images(base, keep=ref)
+    with exclusive(cache_root() / "locks" / f"tool-image-{base.tag}", "the build-tool image"):
+        if docker_engine.image_id(ref):
+            return ref
+        progress.say("build environment", f"make {ref} (once per machine)")
+        commit_image(
+            base.docker_image,
+            ref,
+            {"setup-tools.sh": setup, "requirements.txt": requirements},
+            "bash /rockbuild-setup/setup-tools.sh",
+            cache_root() / "logs" / "tool-image.log",
+            "making the build-tool image",
+        )
+        remove_older_images(base, keep=ref)
     return ref
 
 
@@ -62,6 +65,21 @@ def build_go_binary(
     """
     if (out_dir / binary).is_file():
         return
+    with exclusive(out_dir, f"{binary} {version}"):
+        if not (out_dir / binary).is_file():
+            _build_go_binary(tool_image, module, version, package, out_dir, binary, progress, pinned_sum)
+
+
+def _build_go_binary(
+    tool_image: str,
+    module: str,
+    version: str,
+    package: str,
+    out_dir: Path,
+    binary: str,
+    progress: Progress,
+    pinned_sum: str | None,
+) -> None:
     progress.say(out_dir.parent.name, f"build {module}@{version} from the Go module proxy")
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
