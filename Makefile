@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 ROCKS ?=
 # An earlier Indico release under rocks/releases/ (e.g. 3.3.13), built from the same rockcraft.yaml.
 RELEASE ?=
+# How many rocks build at once (default: one per core).
+JOBS ?=
 BUILDER ?= auto
 # Real rockcraft's source, for BUILDER=rockcraft without the snap and for `make parity`.
 ROCKCRAFT_SOURCE ?= $(wildcard ../shared/oracles/rockcraft/rockcraft-1.20.0.tar.gz)
@@ -13,10 +15,15 @@ ROCKCRAFT_SOURCE ?= $(wildcard ../shared/oracles/rockcraft/rockcraft-1.20.0.tar.
 export ROCKBUILD_CHISEL_RELEASE ?= $(wildcard $(CURDIR)/../shared/oracles/chisel-releases/chisel-releases-ubuntu-24.04.tar.gz)
 PARITY_ROCKS ?= tests/image/fixtures/fixture-rock tests/image/fixtures/bare-rock indico-nginx indico
 PUBLISH_ARGS ?= --dry-run
+# The image tests run in two lanes at once: the site's tests (fixed loopback ports, one at a time)
+# and beside them the build tests (tests/image/conftest.py says which is which).
+IMAGE_TEST_LANES ?= 2
+IMAGE_TEST_OPTIONS := --durations=30 $(if $(filter-out 1,$(IMAGE_TEST_LANES)),-n $(IMAGE_TEST_LANES) --dist loadgroup)
+IMAGE_TEST_ARGS ?=
 INTEGRATION_VENV := .venv-integration
 INTEGRATION_ARGS ?=
 
-.PHONY: help host venv rocks parity charm publish test test-unit integration-test lint format lock lock-rocks clean bench
+.PHONY: help host venv rocks parity charm publish test test-unit integration-test lint format lock lock-rocks clean bench bench-fresh
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,9 +38,9 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed ## the project virtual environment, from the pinned requirements.txt
 
-rocks: host venv ## build rocks/*/rockcraft.yaml (ROCKS="indico" for some, BUILDER=local|rockcraft, RELEASE=3.3.13)
+rocks: host venv ## build rocks/*/rockcraft.yaml, at once (ROCKS="indico" for some, BUILDER=local|rockcraft, RELEASE=3.3.13, JOBS=1)
 	$(PY) build.py rocks --builder $(BUILDER) $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) \
-		$(if $(RELEASE),--release $(RELEASE)) $(ROCKS)
+		$(if $(RELEASE),--release $(RELEASE)) $(if $(JOBS),--jobs $(JOBS)) $(ROCKS)
 
 parity: host venv ## pack PARITY_ROCKS with real rockcraft and the local builder and compare (fixtures and both rocks)
 	$(PY) build.py parity $(if $(ROCKCRAFT_SOURCE),--rockcraft-source $(ROCKCRAFT_SOURCE)) $(PARITY_ROCKS)
@@ -44,9 +51,9 @@ charm: host venv ## pack charm/ into charm/indico_amd64.charm with charmcraft (i
 publish: host venv ## publish rocks and charm (PUBLISH_ARGS, default --dry-run; see `build.py publish --help`)
 	$(PY) build.py publish $(PUBLISH_ARGS)
 
-test: host venv ## unit tests, then image tests (they build the images they need)
+test: host venv ## unit tests, then image tests in two lanes (they build the images they need; IMAGE_TEST_LANES=1: one)
 	$(PY) -m pytest tests/unit
-	ROCKBUILD_REQUIRE_DOCKER=1 $(PY) -m pytest tests/image
+	ROCKBUILD_REQUIRE_DOCKER=1 $(PY) -m pytest tests/image $(IMAGE_TEST_OPTIONS) $(IMAGE_TEST_ARGS)
 
 test-unit: venv ## unit tests only (no Docker needed)
 	$(PY) -m pytest tests/unit
@@ -61,6 +68,9 @@ integration-test: $(INTEGRATION_VENV)/.installed ## pytest-operator tests on a J
 
 bench: host venv ## build, size, start-up, serving and memory figures (bench/results.json)
 	$(PY) bench/run.py
+
+bench-fresh: host venv ## a fresh machine's `make rocks` (empty builder cache), at once and in turn (bench/fresh-machine.json)
+	$(PY) bench/fresh_machine.py $(BENCH_FRESH_ARGS)
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .

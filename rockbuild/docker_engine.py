@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -48,6 +49,23 @@ def load_oci(source: str, ref: str) -> str:
     if loaded is None:
         raise BuildError(f"skopeo reported success but Docker has no image {ref}")
     return loaded
+
+
+CPU_SHARES_SETTING = "ROCKBUILD_CPU_SHARES"
+
+
+def build_priority() -> dict[str, int]:
+    """Docker's CPU weight for build containers: $ROCKBUILD_CPU_SHARES (Docker's default is 1024),
+    so that builds running beside something that must stay responsive (the image tests' site lane)
+    yield the cores to it when both want them."""
+    setting = os.environ.get(CPU_SHARES_SETTING, "")
+    if not setting:
+        return {}
+    if not setting.isdigit() or not 2 <= int(setting) <= 262144:
+        raise BuildError(
+            f"{CPU_SHARES_SETTING}={setting!r}: give a whole number from 2 to 262144 (Docker's default: 1024)"
+        )
+    return {"cpu_shares": int(setting)}
 
 
 def ensure_image_from_oci(source: str, ref: str, source_digest: str, progress: Progress) -> str:

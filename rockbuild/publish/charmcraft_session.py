@@ -41,6 +41,7 @@ class CharmcraftSession:
             detach=True,
             network_mode="host",
             environment=buildenv.container_env(),
+            **docker_engine.build_priority(),
             volumes={
                 **buildenv.ca_volume(),
                 **{str(path): {"bind": str(path), "mode": "ro"} for path in self.readable},

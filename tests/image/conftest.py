@@ -14,11 +14,47 @@ import docker.models.containers
 import pytest
 
 from rockbuild import build_rock as builder
+from rockbuild import docker_engine
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.cli import ROCKS_DIR
 from tests.image.services import Postgres, Redis
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# `make test` runs the image tests in two lanes at once (pytest-xdist, `-n 2 --dist loadgroup`):
+# "site" holds every module that starts the rocks or their neighbours on this host's fixed loopback
+# ports (8080, 8081, 9080, ...), one test at a time as before; "builds" holds the modules marked
+# `beside_the_site` (building, packing, comparing and publishing images; no fixed port), which run
+# beside it. A module is in "site" unless it says otherwise.
+SITE_LANE, BUILDS_LANE = "site", "builds"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "beside_the_site: the module binds no fixed host port and may run beside the site tests (lane 'builds')",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        lane = BUILDS_LANE if item.get_closest_marker("beside_the_site") else SITE_LANE
+        item.add_marker(pytest.mark.xdist_group(lane))
+
+
+# The builds lane gives way: its worker and the processes it starts run at niceness 10, and its
+# build containers at a quarter of Docker's CPU weight, so that when both lanes want the two
+# cores the site's containers (whose tests wait on start-ups, health checks and time limits) get them.
+BUILDS_LANE_NICENESS, BUILDS_LANE_CPU_SHARES = 10, "256"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not item.get_closest_marker("beside_the_site"):
+        return
+    if os.environ.get(docker_engine.CPU_SHARES_SETTING) != BUILDS_LANE_CPU_SHARES:
+        os.environ[docker_engine.CPU_SHARES_SETTING] = BUILDS_LANE_CPU_SHARES
+        os.setpriority(os.PRIO_PROCESS, 0, BUILDS_LANE_NICENESS)
 
 
 @pytest.fixture(scope="session")

@@ -73,6 +73,7 @@ class BuildContainer:
                 volumes=self._volumes(),
                 environment=container_env(),
                 **fuse_access(),
+                **docker_engine.build_priority(),
                 labels={
                     "rockbuild": "build-container",
                     "rockbuild.rock": self.rock,

@@ -60,6 +60,7 @@ def run_once(
         volumes={**ca_volume(), **volumes},
         environment=container_env(),
         **(fuse_access() if fuse else {}),
+        **docker_engine.build_priority(),
     )
     try:
         code = _stream_and_wait(container, log, on_line)
@@ -96,7 +97,9 @@ def commit_image(from_image: str, ref: str, files: dict[str, bytes], script: str
     files["env.sh"] = setup_env_script("/rockbuild-setup/ca.crt" if bundle else None)
     full = f"set -e; . /rockbuild-setup/env.sh; ( {script} ); rm -rf /rockbuild-setup"
     # No volumes and no environment: `docker commit` would keep both in the image's config.
-    container = docker_engine.client().containers.create(from_image, ["bash", "-c", full], network_mode="host")
+    container = docker_engine.client().containers.create(
+        from_image, ["bash", "-c", full], network_mode="host", **docker_engine.build_priority()
+    )
     try:
         container.put_archive("/", _archive({f"rockbuild-setup/{name}": data for name, data in files.items()}))
         container.start()
