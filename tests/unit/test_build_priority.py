@@ -19,5 +19,5 @@ def test_the_setting_becomes_the_build_containers_cpu_weight(monkeypatch: pytest
 @pytest.mark.parametrize("setting", ["0", "1", "-5", "half", "262145"])
 def test_a_bad_setting_is_named(monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
     monkeypatch.setenv(docker_engine.CPU_SHARES_SETTING, setting)
-    with pytest.raises(BuildError, match="ROCKBUILD_CPU_SHARES=.*whole number from 2 to 262144"):
+    with pytest.raises(BuildError, match=r"ROCKBUILD_CPU_SHARES=.*whole number from 2 to 262144"):
         docker_engine.build_priority()
