@@ -18,7 +18,7 @@ PUBLISH_ARGS ?= --dry-run
 # The image tests run in two lanes at once: the site's tests (fixed loopback ports, one at a time)
 # and beside them the build tests (tests/image/conftest.py says which is which).
 IMAGE_TEST_LANES ?= 2
-IMAGE_TEST_OPTIONS := --durations=30 $(if $(filter-out 1,$(IMAGE_TEST_LANES)),-n $(IMAGE_TEST_LANES) --dist loadgroup)
+IMAGE_TEST_OPTIONS := --durations=30 $(if $(filter-out 1,$(IMAGE_TEST_LANES)),-n 2)
 IMAGE_TEST_ARGS ?=
 INTEGRATION_VENV := .venv-integration
 INTEGRATION_ARGS ?=

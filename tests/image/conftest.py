@@ -6,12 +6,13 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import docker
 import docker.errors
 import docker.models.containers
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from rockbuild import build_rock as builder
 from rockbuild import docker_engine
@@ -21,26 +22,40 @@ from tests.image.services import Postgres, Redis
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# `make test` runs the image tests in two lanes at once (pytest-xdist, `-n 2 --dist loadgroup`):
-# "site" holds every module that starts the rocks or their neighbours on this host's fixed loopback
-# ports (8080, 8081, 9080, ...), one test at a time as before; "builds" holds the modules marked
-# `beside_the_site` (building, packing, comparing and publishing images; no fixed port), which run
-# beside it. A module is in "site" unless it says otherwise.
-SITE_LANE, BUILDS_LANE = "site", "builds"
+# `make test` runs the image tests in two lanes at once (pytest-xdist, `-n 2`): lane "site" holds
+# every module that starts the rocks or their neighbours on this host's fixed loopback ports (8080,
+# 8081, 9080, ...), one test at a time as before; lane "builds" holds the modules named here, which
+# build, pack, compare and publish images and bind no fixed port. A module is in "site" unless it
+# is listed, so a new test cannot collide by default.
+BUILDS_LANE = frozenset(
+    {
+        "test_base.py",  # the local base against the registry image it stands for
+        "test_bare_rock.py",
+        "test_fixture_rock.py",  # its one server listens on 18765, which nothing else uses
+        "test_sbom.py",
+        "test_parity.py",  # real rockcraft and the local builder
+        "test_charm_pack.py",
+        "test_publish_registry.py",  # a registry on a free port
+        "test_prune.py",
+    }
+)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "beside_the_site: the module binds no fixed host port and may run beside the site tests (lane 'builds')",
-    )
+def lane_of(nodeid: str) -> str:
+    return "builds" if PurePosixPath(nodeid.split("::", 1)[0]).name in BUILDS_LANE else "site"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        lane = BUILDS_LANE if item.get_closest_marker("beside_the_site") else SITE_LANE
-        item.add_marker(pytest.mark.xdist_group(lane))
+class Lanes(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no type information
+    """xdist's scope scheduler with two scopes, the lanes: each worker takes one and runs its tests
+    in order. (xdist's own `--dist loadgroup` does not group under pytest 9: it renames nodes
+    through an attribute pytest no longer reads.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return lane_of(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> Lanes:
+    return Lanes(config, log)  # type: ignore[arg-type]
 
 
 # The builds lane gives way: its worker and the processes it starts run at niceness 10, and its
@@ -50,7 +65,7 @@ BUILDS_LANE_NICENESS, BUILDS_LANE_CPU_SHARES = 10, "256"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if not os.environ.get("PYTEST_XDIST_WORKER") or not item.get_closest_marker("beside_the_site"):
+    if not os.environ.get("PYTEST_XDIST_WORKER") or lane_of(item.nodeid) != "builds":
         return
     if os.environ.get(docker_engine.CPU_SHARES_SETTING) != BUILDS_LANE_CPU_SHARES:
         os.environ[docker_engine.CPU_SHARES_SETTING] = BUILDS_LANE_CPU_SHARES

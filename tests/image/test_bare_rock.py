@@ -17,8 +17,6 @@ from rockbuild.build.artifact import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image.conftest import FIXTURES, exec_text, wait_for
 
-pytestmark = pytest.mark.beside_the_site
-
 BARE = FIXTURES / "bare-rock"
 
 

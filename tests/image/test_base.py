@@ -12,8 +12,6 @@ import pytest
 from rockbuild.build import base
 from rockbuild.progress import Progress
 
-pytestmark = pytest.mark.beside_the_site
-
 # noble's release pocket (April 2024); -updates has carried newer ones since.
 RELEASE_POCKET = {"libc6": "2.39-0ubuntu8", "libssl3t64": "3.0.13-0ubuntu3"}
 

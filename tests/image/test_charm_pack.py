@@ -6,13 +6,10 @@ import zipfile
 from pathlib import Path
 
 import docker
-import pytest
 import yaml
 
 from rockbuild.progress import Progress
 from rockbuild.publish import charm_pack as charmpack
-
-pytestmark = pytest.mark.beside_the_site
 
 CHARM_DIR = Path(__file__).resolve().parents[2] / "charm"
 

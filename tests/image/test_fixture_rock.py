@@ -21,8 +21,6 @@ from rockbuild.errors import BuildError
 from tests.image.conftest import FIXTURES, exec_text, wait_for
 from tests.unit.conftest import MINIMAL
 
-pytestmark = pytest.mark.beside_the_site
-
 FIXTURE = FIXTURES / "fixture-rock"
 DAEMON_UID = "584792"
 WEB = "http://127.0.0.1:18765"

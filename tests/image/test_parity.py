@@ -17,8 +17,6 @@ from rockbuild.progress import Progress
 from rockbuild.real_rockcraft import source
 from tests.image.conftest import FIXTURES
 
-pytestmark = pytest.mark.beside_the_site
-
 REPO = Path(__file__).resolve().parents[2]
 ROCKCRAFT_SOURCE = REPO.parent / "shared" / "oracles" / "rockcraft" / "rockcraft-1.20.0.tar.gz"
 

@@ -19,8 +19,6 @@ import pytest
 from rockbuild import cache
 from rockbuild.upkeep import prune
 
-pytestmark = pytest.mark.beside_the_site
-
 
 @pytest.fixture
 def label() -> str:

@@ -22,8 +22,6 @@ from rockbuild.publish.charmcraft_session import CharmcraftSession
 from rockbuild.publish.store_argv import StoreError
 from tests.image.services import Registry
 
-pytestmark = pytest.mark.beside_the_site
-
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -19,8 +19,6 @@ from rockbuild.publish import release as publish
 from rockbuild.upkeep import python_lock
 from tests.image.conftest import probe
 
-pytestmark = pytest.mark.beside_the_site
-
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -1,0 +1,28 @@
+"""The image tests' two lanes (tests/image/conftest.py): the builds lane names real modules, none
+of which touches the site's fixed ports, and anything else is in the site lane."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.image.conftest import BUILDS_LANE, lane_of
+
+IMAGE_TESTS = Path(__file__).resolve().parents[1] / "image"
+SITE_PORTS = re.compile(r"\b(8080|8081|9080|9102|9113|9125)\b|indico_site|charm_in_pod|IngressBrowser")
+
+
+def test_every_module_of_the_builds_lane_exists() -> None:
+    assert {path.name for path in IMAGE_TESTS.glob("test_*.py")} >= BUILDS_LANE
+
+
+def test_no_module_of_the_builds_lane_uses_the_sites_ports() -> None:
+    for name in sorted(BUILDS_LANE):
+        found = SITE_PORTS.search((IMAGE_TESTS / name).read_text())
+        assert not found, f"{name} uses {found.group(0)}: it belongs in the site lane"
+
+
+def test_lanes_by_node_id() -> None:
+    assert lane_of("tests/image/test_parity.py::test_real_rockcraft[indico]") == "builds"
+    assert lane_of("tests/image/test_refresh.py::test_a_rolling_refresh") == "site"
+    assert lane_of("tests/image/test_new_module.py::test_x") == "site"
