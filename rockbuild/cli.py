@@ -188,7 +188,11 @@ def parser() -> argparse.ArgumentParser:
     parity.add_argument(
         "--out", type=Path, default=Path("parity-out"), help="where both .rock files go (default: %(default)s)"
     )
-    parity.add_argument("--cold", action="store_true", help="drop rockcraft's parts state from the previous pack")
+    parity.add_argument(
+        "--cold",
+        action="store_true",
+        help="both builders start from no part state (the local builder on a copy of the rock's directory)",
+    )
     parity.add_argument("--all", action="store_true", help="also list the allowed differences")
     parity.set_defaults(func=cmd_parity)
 

@@ -68,12 +68,19 @@ def _up_to_date(rock_dir: Path, digest: str) -> tuple[Path, str] | None:
 
 
 def build_local(
-    rock_dir: Path, project: Project, progress: Progress, verbose: bool = False, force: bool = False
+    rock_dir: Path,
+    project: Project,
+    progress: Progress,
+    verbose: bool = False,
+    force: bool = False,
+    load: bool = True,
 ) -> BuiltRock:
+    """Build (or reuse) the rock; `load=False` leaves Docker's `<name>:<version>` alone (the
+    parity check's cold build, which must not retag the image other builds and tests use)."""
     local_support.ensure_supported(project, str(rock_dir / "rockcraft.yaml"))
     base = bases.ensure_base(project.base, progress)
     with exclusive(work_dir_for(rock_dir, project.name)):
-        return _build_local(rock_dir, project, base, progress, verbose, force)
+        return _build_local(rock_dir, project, base, progress, verbose, force, load)
 
 
 def _start_cold_if_the_environment_changed(work: Path, environment: str, progress: Progress) -> None:
@@ -88,14 +95,14 @@ def _start_cold_if_the_environment_changed(work: Path, environment: str, progres
 
 
 def _build_local(
-    rock_dir: Path, project: Project, base: bases.BaseImage, progress: Progress, verbose: bool, force: bool
+    rock_dir: Path, project: Project, base: bases.BaseImage, progress: Progress, verbose: bool, force: bool, load: bool
 ) -> BuiltRock:
     digest = input_digest(rock_dir, base.digest)
     ready = None if force else _up_to_date(rock_dir, digest)
     if ready:
         path, version = ready
         progress.say("up to date", path.name)
-        image_id = load_into_docker(project, version, path, progress)
+        image_id = load_into_docker(project, version, path, progress) if load else ""
         return BuiltRock(project.name, version, path, image_id, reused=True)
 
     build_base = (
@@ -130,5 +137,5 @@ def _build_local(
     stamp = _stamp_file(rock_dir)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"inputs": digest, "path": str(out), "version": result.version}))
-    image_id = load_into_docker(project, result.version, out, progress)
+    image_id = load_into_docker(project, result.version, out, progress) if load else ""
     return BuiltRock(project.name, result.version, out, image_id, reused=False)

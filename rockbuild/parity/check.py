@@ -28,17 +28,39 @@ class Parity:
 
 
 def check(rock_dir: Path, source: RockcraftSource, out_dir: Path, progress: Progress, cold: bool = False) -> Parity:
-    """Both `.rock`s end up in `out_dir/{rockcraft,local}/`."""
+    """Both `.rock`s end up in `out_dir/{rockcraft,local}/`. `cold`: both builders start from no
+    part state, minutes apart, so that both stage the archive's packages of the same hour (a local
+    build cached this morning would differ from rockcraft's fresh pack by every package updated
+    since)."""
     local_out, rockcraft_out = out_dir / "local", out_dir / "rockcraft"
     for directory in (local_out, rockcraft_out):
         directory.mkdir(parents=True, exist_ok=True)
     project = load_project(rock_dir / "rockcraft.yaml")
-    progress.say("parity", "local builder")
-    built = local_build.build_local(rock_dir, project, progress)
-    local_rock = Path(shutil.copyfile(built.path, local_out / built.path.name))
+    progress.say("parity", "local builder" + (", cold" if cold else ""))
+    if cold:
+        local_rock = _cold_local_build(rock_dir, out_dir / "project", local_out, progress)
+    else:
+        built = local_build.build_local(rock_dir, project, progress)
+        local_rock = Path(shutil.copyfile(built.path, local_out / built.path.name))
     progress.say("parity", "real rockcraft")
     rockcraft_rock = pack.pack(rock_dir, project, source, rockcraft_out, progress, cold=cold)
     real, ours = rockfile.read(rockcraft_rock), rockfile.read(local_rock)
     found = compare.differences(real, ours)
     unexpected = compare.unexpected(found, compare.load_allowlist(), real)
     return Parity(rock_dir.name, rockcraft_rock, local_rock, found, unexpected)
+
+
+def _cold_local_build(rock_dir: Path, copy_root: Path, local_out: Path, progress: Progress) -> Path:
+    """The local builder on a copy of the rock's directory: its own work directory, started cold
+    and removed afterwards, and no Docker tag touched, so the rock's own cached build and image
+    (which other builds and tests use meanwhile) stay as they are."""
+    copy = copy_root / rock_dir.name
+    shutil.rmtree(copy, ignore_errors=True)
+    outputs = shutil.ignore_patterns(*(f"*{suffix}" for suffix in local_build.BUILD_OUTPUTS))
+    shutil.copytree(rock_dir, copy, ignore=outputs)
+    try:
+        built = local_build.build_local(copy, load_project(copy / "rockcraft.yaml"), progress, load=False)
+        return Path(shutil.move(built.path, local_out / built.path.name))
+    finally:
+        local_build.forget(copy)
+        shutil.rmtree(copy, ignore_errors=True)
