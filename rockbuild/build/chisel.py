@@ -105,9 +105,8 @@ def release_dir(progress: Progress) -> Path | None:
 
 
 def _unpack_release(path: Path, setting: str, unpacked: Path, progress: Progress) -> None:
-    digest = unpacked.name
     progress.say("chisel", f"unpack slice definitions {path.name}")
-    staging = unpacked.with_name(digest + ".partial")
+    staging = unpacked.with_name(unpacked.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     with tarfile.open(path) as tar:

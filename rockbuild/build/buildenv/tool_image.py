@@ -66,50 +66,38 @@ def build_go_binary(
     if (out_dir / binary).is_file():
         return
     with exclusive(out_dir, f"{binary} {version}"):
-        if not (out_dir / binary).is_file():
-            _build_go_binary(tool_image, module, version, package, out_dir, binary, progress, pinned_sum)
-
-
-def _build_go_binary(
-    tool_image: str,
-    module: str,
-    version: str,
-    package: str,
-    out_dir: Path,
-    binary: str,
-    progress: Progress,
-    pinned_sum: str | None,
-) -> None:
-    progress.say(out_dir.parent.name, f"build {module}@{version} from the Go module proxy")
-    staging = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    go_cache = cache_root() / "go"
-    go_cache.mkdir(parents=True, exist_ok=True)
-    env = "GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw"
-    check = ""
-    if pinned_sum:
-        env += f' GONOSUMDB="${{GONOSUMDB:+$GONOSUMDB,}}{module}"'
-        check = (
-            f'grep -q \'"Sum": "{pinned_sum}"\' /tmp/module.json || '
-            f"{{ echo '{module}@{version}: the module proxy served a module whose hash is not {pinned_sum}' >&2; "
-            "cat /tmp/module.json >&2; exit 1; }; "
+        if (out_dir / binary).is_file():  # another build made it while this one waited
+            return
+        progress.say(out_dir.parent.name, f"build {module}@{version} from the Go module proxy")
+        staging = out_dir.with_name(out_dir.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        go_cache = cache_root() / "go"
+        go_cache.mkdir(parents=True, exist_ok=True)
+        env = "GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw"
+        check = ""
+        if pinned_sum:
+            env += f' GONOSUMDB="${{GONOSUMDB:+$GONOSUMDB,}}{module}"'
+            check = (
+                f'grep -q \'"Sum": "{pinned_sum}"\' /tmp/module.json || '
+                f"{{ echo '{module}@{version}: the module proxy served a module whose hash is not {pinned_sum}' >&2; "
+                "cat /tmp/module.json >&2; exit 1; }; "
+            )
+        script = (
+            "set -e; apt-get install -y -qq --no-install-recommends golang-go >/dev/null; "
+            f"export {env}; go mod download -json {module}@{version} > /tmp/module.json; {check}"
+            'src=$(sed -n \'s/^[[:space:]]*"Dir": "\\(.*\\)",$/\\1/p\' /tmp/module.json); '
+            f"cd \"$src\" && go build -trimpath -ldflags='-s -w' -o /out/{binary} {package}"
         )
-    script = (
-        "set -e; apt-get install -y -qq --no-install-recommends golang-go >/dev/null; "
-        f"export {env}; go mod download -json {module}@{version} > /tmp/module.json; {check}"
-        'src=$(sed -n \'s/^[[:space:]]*"Dir": "\\(.*\\)",$/\\1/p\' /tmp/module.json); '
-        f"cd \"$src\" && go build -trimpath -ldflags='-s -w' -o /out/{binary} {package}"
-    )
-    run_once(
-        tool_image,
-        script,
-        {str(go_cache): {"bind": "/go", "mode": "rw"}, str(staging): {"bind": "/out", "mode": "rw"}},
-        cache_root() / "logs" / f"{binary}.log",
-        f"building {module}@{version}",
-    )
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staging.rename(out_dir)
+        run_once(
+            tool_image,
+            script,
+            {str(go_cache): {"bind": "/go", "mode": "rw"}, str(staging): {"bind": "/out", "mode": "rw"}},
+            cache_root() / "logs" / f"{binary}.log",
+            f"building {module}@{version}",
+        )
+        shutil.rmtree(out_dir, ignore_errors=True)
+        staging.rename(out_dir)
 
 
 def ensure_pebble(tool_image: str, progress: Progress) -> Path:
