@@ -54,9 +54,13 @@ def base_layers(
         "celery": {
             "summary": "Indico Celery (charm)",
             "services": {},
-            # The pod's one StatsD exporter runs in the indico container; this container's copy of
-            # the rock's check would only watch another container's service.
-            "checks": {"statsd-exporter-up": {"override": "merge", "startup": "disabled"}},
+            # The pod's one StatsD exporter and uWSGI run in the indico container; this container's
+            # copies of the rock's checks would only watch (or, for indico-ready, never see: it reads a
+            # mark uWSGI writes in its own container) another container's services.
+            "checks": {
+                "statsd-exporter-up": {"override": "merge", "startup": "disabled"},
+                "indico-ready": {"override": "merge", "startup": "disabled"},
+            },
         },
         "indico-nginx": {
             "summary": "Indico NGINX (charm)",

@@ -185,8 +185,8 @@ def pod_address_layer(address: str) -> dict[str, dict[str, Any]]:
     return {
         "indico": {
             "services": {s: {"override": "merge", "environment": web} for s in indico_services},
+            # indico-ready runs in the indico service's context: it reads the address given above.
             "checks": {
-                "indico-ready": {"override": "merge", "tcp": {"host": address, "port": 8081}},
                 "statsd-exporter-up": {"override": "merge", "http": {"url": f"http://{address}:9102/metrics"}},
             },
         },

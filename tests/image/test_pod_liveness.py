@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import docker
@@ -115,6 +117,77 @@ def test_once_the_charm_started_nginx_a_hung_nginx_fails_liveness(
         for pid in hung:
             os.kill(pid, signal.SIGCONT)
         wait_for(lambda: health_status(pod, "alive") == 200, 30, "NGINX, running again, to pass liveness")
+    finally:
+        pod.container.remove(force=True)
+
+
+def uwsgi_master(pod: PodContainer) -> int:
+    """uWSGI's master process (its parent is not uWSGI); 0 while there is none."""
+    rows = pod.container.top(ps_args="-o pid,ppid,args")["Processes"]
+    uwsgi = {int(pid): int(ppid) for pid, ppid, args in rows if args.startswith("/usr/bin/uwsgi")}
+    masters = [pid for pid, ppid in uwsgi.items() if ppid not in uwsgi]
+    return masters[0] if len(masters) == 1 else 0
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def indico_ready_check(pod: PodContainer) -> pebble.CheckInfo:
+    return next(c for c in pod.client.get_checks() if c.name == "indico-ready")
+
+
+def test_the_pod_is_ready_once_uwsgi_has_loaded_indico_not_once_its_port_opens(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    backing_services: tuple[Postgres, Redis],
+    tmp_path: Path,
+) -> None:
+    """uWSGI binds :8081 before it loads Indico, which takes seconds (20 s on a busy node); a pod
+    ready on the open port would be sent requests that wait all that time (the refresh test's
+    visitor gave up after 15 s). Here uWSGI's master is frozen (SIGSTOP) as soon as the port opens:
+    the port accepts connections, yet the pod stays unready until uWSGI, let go, has loaded Indico."""
+    postgres, redis = backing_services
+    desired = state.State(
+        config=CharmConfig.from_options({"uwsgi_processes": 2}),
+        base_url="http://localhost:8080",
+        database_uri=postgres.create_database("indico_ready_after_load"),
+        database_password="",
+        redis_broker_url=redis.url,
+        redis_cache_url=redis.url,
+        secret_key="k" * 64,
+        is_leader=True,
+    )
+    pod = start_like_juju(docker_client, rocks["indico"].image, tmp_path / "indico", container_uid("indico"))
+    try:
+        assert pebble_ops.apply_layer(charm_container("indico", pod), workload.desired_layers(desired, True)["indico"])
+        # The schema is made first (indico-migrate), then uWSGI starts: poll closely for its port.
+        deadline = time.monotonic() + 300
+        while not port_open(8081) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        master = uwsgi_master(pod)
+        assert master, "uWSGI's master, once its port is open"
+        os.kill(master, signal.SIGSTOP)
+        try:
+            loaded = pod.container.exec_run(["test", "-e", "/tmp/indico/uwsgi.accepting"]).exit_code == 0
+            assert not loaded, "uWSGI loaded Indico before it could be frozen: nothing to tell apart"
+            failures_before = indico_ready_check(pod).failures
+            time.sleep(3)  # three periods of the check
+            assert port_open(8081), "the frozen uWSGI's port still accepts connections"
+            check = indico_ready_check(pod)
+            assert check.status == pebble.CheckStatus.DOWN and check.failures >= failures_before + 2, check
+            assert health_status(pod, "ready") == 502, "no traffic for a uWSGI that has not loaded Indico"
+        finally:
+            os.kill(master, signal.SIGCONT)
+        wait_for(lambda: health_status(pod, "ready") == 200, 180, "the pod to be ready once Indico is loaded")
+        # Ready means answering: the home page comes within the request's 10 s.
+        home = urllib.request.Request("http://127.0.0.1:8081/", headers={"Host": "localhost:8080"})
+        with urllib.request.urlopen(home, timeout=10) as answer:
+            assert answer.status == 200
     finally:
         pod.container.remove(force=True)
 
