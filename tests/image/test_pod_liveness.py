@@ -121,6 +121,21 @@ def test_once_the_charm_started_nginx_a_hung_nginx_fails_liveness(
         pod.container.remove(force=True)
 
 
+def desired_state(backing_services: tuple[Postgres, Redis], database: str, is_leader: bool) -> state.State:
+    """The charm's settings for a small pod on this host's PostgreSQL and Redis."""
+    postgres, redis = backing_services
+    return state.State(
+        config=CharmConfig.from_options({"uwsgi_processes": 2, "celery_concurrency": 1}),
+        base_url="http://localhost:8080",
+        database_uri=postgres.create_database(database),
+        database_password="",
+        redis_broker_url=redis.url,
+        redis_cache_url=redis.url,
+        secret_key="k" * 64,
+        is_leader=is_leader,
+    )
+
+
 def uwsgi_master(pod: PodContainer) -> int:
     """uWSGI's master process (its parent is not uWSGI); 0 while there is none."""
     rows = pod.container.top(ps_args="-o pid,ppid,args")["Processes"]
@@ -151,17 +166,7 @@ def test_the_pod_is_ready_once_uwsgi_has_loaded_indico_not_once_its_port_opens(
     ready on the open port would be sent requests that wait all that time (the refresh test's
     visitor gave up after 15 s). Here uWSGI's master is frozen (SIGSTOP) as soon as the port opens:
     the port accepts connections, yet the pod stays unready until uWSGI, let go, has loaded Indico."""
-    postgres, redis = backing_services
-    desired = state.State(
-        config=CharmConfig.from_options({"uwsgi_processes": 2}),
-        base_url="http://localhost:8080",
-        database_uri=postgres.create_database("indico_ready_after_load"),
-        database_password="",
-        redis_broker_url=redis.url,
-        redis_cache_url=redis.url,
-        secret_key="k" * 64,
-        is_leader=True,
-    )
+    desired = desired_state(backing_services, "indico_ready_after_load", is_leader=True)
     pod = start_like_juju(docker_client, rocks["indico"].image, tmp_path / "indico", container_uid("indico"))
     try:
         assert pebble_ops.apply_layer(charm_container("indico", pod), workload.desired_layers(desired, True)["indico"])
@@ -220,17 +225,7 @@ def test_once_the_charm_started_the_worker_a_frozen_worker_fails_liveness_and_is
     frozen (SIGSTOP: alive, taking no work) it stops, the check fails, liveness turns 502, and
     Pebble restarts the worker. The check's period is shortened to 5 s by one more layer (as an
     operator could): the staleness rule (30 s) and the restart are the rock's."""
-    postgres, redis = backing_services
-    desired = state.State(
-        config=CharmConfig.from_options({"uwsgi_processes": 2, "celery_concurrency": 1}),
-        base_url="http://localhost:8080",
-        database_uri=postgres.create_database("indico_worker_liveness"),
-        database_password="",
-        redis_broker_url=redis.url,
-        redis_cache_url=redis.url,
-        secret_key="k" * 64,
-        is_leader=False,
-    )
+    desired = desired_state(backing_services, "indico_worker_liveness", is_leader=False)
     pod = start_like_juju(docker_client, rocks["indico"].image, tmp_path / "celery", container_uid("celery"))
     try:
         container = charm_container("celery", pod)
