@@ -72,10 +72,14 @@ bench: host venv ## build, size, start-up, serving and memory figures (bench/res
 bench-fresh: host venv ## a fresh machine's `make rocks` (empty builder cache), at once and in turn (bench/fresh-machine.json)
 	$(PY) bench/fresh_machine.py $(BENCH_FRESH_ARGS)
 
-lint: venv ## ruff and mypy
+GO_SOURCES := rocks/indico-latex/worker tests/image/probes/sandbox
+
+lint: venv ## ruff and mypy; gofmt and go vet for the Go sources
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@unformatted=$$(gofmt -l $(GO_SOURCES)); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }
+	for dir in $(GO_SOURCES); do (cd $$dir && GOFLAGS=-modcacherw go vet ./...) || exit 1; done
 
 format: venv ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_cmds=(docker dockerd skopeo umoci debootstrap redis-server docker-registry wrk nginx openssl prometheus promtool slapd ldapadd
-  chromium chromedriver)
+  chromium chromedriver pdftotext pdffonts)
 # The image tests start their own PostgreSQL and Redis on loopback; the packages only provide them.
 pg_bin_glob='/usr/lib/postgresql/*/bin/initdb'
 ubuntu_keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg
@@ -33,13 +33,14 @@ install_packages() {
   # of the https tests; Prometheus scrapes the rocks and its promtool checks the alert rules).
   # Chromium and its driver are the browser tests' real browser, run headless.
   # slapd (OpenLDAP) is the directory of the LDAP sign-in test; ldap-utils loads its one account.
+  # poppler-utils (pdftotext, pdffonts) reads the PDFs the LaTeX rock makes.
   local added_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added_policy=1
   fi
   apt-get install -y -qq --no-install-recommends docker.io skopeo umoci python3-venv ca-certificates \
     postgresql redis-server docker-registry wrk nginx-light openssl prometheus chromium chromium-driver \
-    slapd ldap-utils >/dev/null
+    slapd ldap-utils poppler-utils >/dev/null
   [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
   if [ "${ID}" = debian ] && [ "${VERSION_CODENAME}" = bookworm ]; then
     # bookworm's own debootstrap has no 'noble' script and main has no ubuntu-keyring.

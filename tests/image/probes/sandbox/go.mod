@@ -1,0 +1,3 @@
+module sandboxprobe
+
+go 1.22
