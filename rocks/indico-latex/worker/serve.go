@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -150,6 +151,30 @@ func handle(conn *net.UnixConn, s settings) {
 	reply(conn, result, dir, written)
 	log.Printf("job %s: exit %d, timed out %v, %d files back, %.1fs",
 		req.Main, result.Exit, result.TimedOut, len(written), time.Since(started).Seconds())
+	if result.Exit != 0 {
+		for _, line := range failureLines(result.Console, 8) {
+			log.Printf("job %s: %s", req.Main, line)
+		}
+	}
+}
+
+// failureLines picks from XeLaTeX's console what says why a job failed: TeX's errors ("! ...")
+// and the last lines, where xdvipdfmx says what stopped it, for the operator reading the log.
+func failureLines(console string, most int) []string {
+	var errors, lines []string
+	for _, line := range strings.Split(console, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "!") && len(errors) < most {
+			errors = append(errors, line)
+		}
+		lines = append(lines, line)
+	}
+	if len(lines) > most {
+		lines = lines[len(lines)-most:]
+	}
+	return append(errors, lines...)
 }
 
 type fileState struct {
