@@ -30,6 +30,9 @@ const TexmfCnf = "/etc/indico-latex/texmf"
 
 const maxConsole = 1 << 20
 
+// drainLimit bounds what is read, and dropped, of a request after its tar or its refusal.
+const drainLimit = 1 << 20
+
 type settings struct {
 	socket      string
 	jobsDir     string
@@ -266,6 +269,10 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 func reply(conn *net.UnixConn, result answer, dir string, names []string) {
+	// Read what the client sent past the tar's end (Python's tarfile pads to 10 KiB) up to its
+	// EOF: a socket closed with unread data resets the connection, and the client would lose the
+	// answer (seen in CI under load).
+	io.Copy(io.Discard, io.LimitReader(conn, drainLimit))
 	header, _ := json.Marshal(result)
 	if _, err := conn.Write(append(header, '\n')); err != nil {
 		return
