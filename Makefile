@@ -51,12 +51,17 @@ charm: host venv ## pack charm/ into charm/indico_amd64.charm with charmcraft (i
 publish: host venv ## publish rocks and charm (PUBLISH_ARGS, default --dry-run; see `build.py publish --help`)
 	$(PY) build.py publish $(PUBLISH_ARGS)
 
+GO_SOURCES := rocks/indico-latex/worker tests/image/probes/sandbox
+GO_TEST := cd rocks/indico-latex/worker && GOFLAGS=-modcacherw go test ./...
+
 test: host venv ## unit tests, then image tests in two lanes (they build the images they need; IMAGE_TEST_LANES=1: one)
 	$(PY) -m pytest tests/unit
+	$(GO_TEST)
 	ROCKBUILD_REQUIRE_DOCKER=1 $(PY) -m pytest tests/image $(IMAGE_TEST_OPTIONS) $(IMAGE_TEST_ARGS)
 
-test-unit: venv ## unit tests only (no Docker needed)
+test-unit: venv ## unit tests only (no Docker needed): Python's, and the LaTeX worker's Go tests
 	$(PY) -m pytest tests/unit
+	$(GO_TEST)
 
 $(INTEGRATION_VENV)/.installed: tests/integration/requirements.txt
 	rm -rf $(INTEGRATION_VENV) && $(PYTHON) -m venv $(INTEGRATION_VENV)
@@ -72,7 +77,6 @@ bench: host venv ## build, size, start-up, serving and memory figures (bench/res
 bench-fresh: host venv ## a fresh machine's `make rocks` (empty builder cache), at once and in turn (bench/fresh-machine.json)
 	$(PY) bench/fresh_machine.py $(BENCH_FRESH_ARGS)
 
-GO_SOURCES := rocks/indico-latex/worker tests/image/probes/sandbox
 
 lint: venv ## ruff and mypy; gofmt and go vet for the Go sources
 	$(VENV)/bin/ruff check .

@@ -172,6 +172,7 @@ class IndicoCharm(ops.CharmBase):
             return Converged(ops.BlockedStatus(f"Pebble refused the charm's layer: {exc}"), synced.reports)
         if missing is not None:
             return Converged(missing, synced.reports)
+        unreachable = [name for name in unreachable if name != workload.LATEX_CONTAINER]  # the site serves without it
         if unreachable:
             return Converged(ops.WaitingStatus(f"waiting for Pebble in {', '.join(unreachable)}"), synced.reports)
         if synced.errors:
@@ -186,8 +187,9 @@ class IndicoCharm(ops.CharmBase):
         if version:
             self.unit.set_workload_version(version)
         result = status.workload_status(facts, status.enabled_services(layers))
-        if isinstance(result, ops.ActiveStatus) and not mail_on:
-            return ops.ActiveStatus(status.MAIL_OFF)
+        if isinstance(result, ops.ActiveStatus):
+            latex = status.latex_unavailable(facts[workload.LATEX_CONTAINER])
+            return ops.ActiveStatus(status.active_message(latex, mail_on))
         return result
 
     def _keep_running(self, blocked: ops.StatusBase, proxy: state.ModelProxy) -> ops.StatusBase:

@@ -1,5 +1,5 @@
-"""The rocks' environment contract, in one place: every variable the charm sets for the indico
-and indico-nginx rocks' services (their READMEs list what each means), built from the desired
+"""The rocks' environment contract, in one place: every variable the charm sets for the indico,
+indico-nginx and indico-latex rocks' services (their READMEs list what each means), built from the desired
 state. Pebble merges a layer's environment into the one before, so every key is always present,
 empty meaning "the rock's default": a key left out would keep its old value."""
 
@@ -20,6 +20,10 @@ from state import ModelProxy, State
 # cluster's service names.
 ALWAYS_DIRECT = ("localhost", "127.0.0.1", "::1", ".svc", ".cluster.local")
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
+# Where the indico-latex container's worker takes Indico's XeLaTeX jobs. Juju shares no directory
+# between workload containers (short of a persistent volume per unit), but a pod's containers share
+# loopback, which nothing outside the pod reaches; the worker refuses any other address.
+LATEX_ADDRESS = "127.0.0.1:8089"
 
 
 def indico(state: State) -> dict[str, str]:
@@ -40,6 +44,8 @@ def indico(state: State) -> dict[str, str]:
         "CELERY_CONCURRENCY": str(config.celery_concurrency),
         # The pod mounts the archive into the indico-nginx container too: NGINX sends stored files.
         "INDICO_NGINX_SENDS_FILES": "true",
+        # Indico's PDFs made with LaTeX, by the pod's indico-latex container.
+        "INDICO_LATEX_SOCKET": LATEX_ADDRESS,
         "INDICO_SUPPORT_EMAIL": config.indico_support_email,
         "INDICO_PUBLIC_SUPPORT_EMAIL": config.indico_public_support_email,
         # The sender the mail server requires, unless the operator names one.
@@ -63,6 +69,12 @@ def indico(state: State) -> dict[str, str]:
     trusted = _flag(config.trust_identity_provider_emails)
     env["INDICO_OIDC_TRUSTED_EMAIL"] = env["INDICO_SAML_TRUSTED_EMAIL"] = env["INDICO_LDAP_TRUSTED_EMAIL"] = trusted
     return env
+
+
+def latex() -> dict[str, str]:
+    """The indico-latex rock's worker: where it listens, and nothing of Indico's (no secret, no
+    relation data): LaTeX runs on what people type, apart from everything else."""
+    return {"LATEX_SOCKET": LATEX_ADDRESS}
 
 
 def nginx(trusted_proxies: str, request_timeout: str) -> dict[str, str]:

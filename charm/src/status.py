@@ -2,6 +2,8 @@
 
 Active means Indico answers (the rock's `indico-ready` check is up), not merely that a layer was
 applied; a migration in progress, a failed migration and a service that keeps failing each say so.
+The LaTeX container is not part of that: without it the site serves all but its PDFs, so the unit
+stays Active and its message says PDFs are unavailable.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 import ops
 from pebble_ops import WorkloadFacts
+from workload import LATEX_CONTAINER
 
 FAILING = {"backoff", "error"}
 MAIL_OFF = "mail is off: integrate with an smtp provider (e.g. smtp-integrator)"
@@ -24,6 +27,8 @@ def enabled_services(layers: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def workload_status(facts: dict[str, WorkloadFacts | None], enabled: dict[str, set[str]]) -> ops.StatusBase:
+    """The site's status, from every container but the LaTeX one (see latex_unavailable)."""
+    facts = {name: fact for name, fact in facts.items() if name != LATEX_CONTAINER}
     unreachable = sorted(name for name, fact in facts.items() if fact is None)
     if unreachable:
         return ops.WaitingStatus(f"waiting for Pebble in {', '.join(unreachable)}")
@@ -47,6 +52,24 @@ def workload_status(facts: dict[str, WorkloadFacts | None], enabled: dict[str, s
     if indico is not None and "indico" in enabled.get("indico", set()) and indico.checks.get("indico-ready") != "up":
         return ops.WaitingStatus("waiting for Indico to answer (check indico-ready)")
     return ops.ActiveStatus()
+
+
+def latex_unavailable(fact: WorkloadFacts | None) -> str | None:
+    """Why Indico's PDFs made with LaTeX cannot be made now (None: they can)."""
+    prefix = f"PDFs from LaTeX are unavailable ({LATEX_CONTAINER}"
+    if fact is None:
+        return f"{prefix}: waiting for Pebble)"
+    service = fact.services.get("latex", "absent")
+    if service != "active":
+        return f"{prefix}: the latex service is {service}; see `juju debug-log`)"
+    if fact.checks.get("latex-up", "up") != "up":
+        return f"{prefix}: check latex-up is down)"
+    return None
+
+
+def active_message(latex: str | None, mail_on: bool) -> str:
+    """An Active unit's message: what works only in part."""
+    return "; ".join(note for note in (latex, None if mail_on else MAIL_OFF) if note)
 
 
 def indico_version(facts: dict[str, WorkloadFacts | None]) -> str | None:

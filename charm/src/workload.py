@@ -9,6 +9,8 @@ import rock_environment
 from state import DATABASE_CA_PATH, ModelProxy, State
 
 LAYER_LABEL = "indico-charm"
+# The container that makes Indico's PDFs with LaTeX: the site serves without it (PDFs unavailable).
+LATEX_CONTAINER = "indico-latex"
 INDICO_SERVICES = ("indico", "statsd-exporter", "celery-worker", "celery-beat")
 INDICO_CODE_SERVICES = frozenset({"indico", "celery-worker", "celery-beat"})
 WORKER_CHECK = "celery-worker-alive"  # the rock's check of the worker's heartbeat
@@ -34,7 +36,8 @@ def _made_alive() -> dict[str, str]:
 def base_layers(
     trusted_proxies: str = "", proxy: dict[str, str] | None = None, request_timeout: str = ""
 ) -> dict[str, dict[str, Any]]:
-    """What needs neither relations nor config: NGINX (with /health) and both exporters.
+    """What needs neither relations nor config: NGINX (with /health), both exporters and the LaTeX
+    worker.
 
     Part of every layer the charm applies (desired_layers). The rocks' checks are all `ready`
     (under Juju's --hold nothing runs before this layer, and an `alive` check would have
@@ -73,6 +76,11 @@ def base_layers(
                 "nginx-prometheus-exporter": {"override": "merge", "startup": "enabled", "environment": proxy},
             },
             "checks": {"nginx-up": _made_alive(), "nginx-exporter-up": _made_alive()},
+        },
+        LATEX_CONTAINER: {
+            "summary": "Indico LaTeX (charm)",
+            "services": {"latex": {"override": "merge", "startup": "enabled", "environment": rock_environment.latex()}},
+            "checks": {"latex-up": _made_alive()},
         },
     }
 

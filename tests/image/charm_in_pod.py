@@ -12,6 +12,7 @@ import json
 import re
 import sys
 import urllib.parse
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ from tests.image.services import S3_BUCKET, S3_KEYS, S3_REGION, Postgres, Redis
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
-from status import MAIL_OFF  # noqa: E402
-from workload import LAYER_LABEL  # noqa: E402
+from status import active_message, latex_unavailable  # noqa: E402
+from workload import LATEX_CONTAINER, LAYER_LABEL  # noqa: E402
 
 from charm import IndicoCharm  # noqa: E402
 
@@ -36,7 +37,12 @@ from charm import IndicoCharm  # noqa: E402
 # application "indico" in the model "pod"; TLS ends at the ingress in front of the pod.
 SITE = "pod-indico.test"
 MODEL = testing.Model("pod")
-IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
+CONTAINERS = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["containers"]
+# Each container charmcraft.yaml declares, with the rock of its OCI resource (<rock>-image).
+IMAGE_OF = {name: spec["resource"].removesuffix("-image") for name, spec in CONTAINERS.items()}
+# The pod without its LaTeX container, as a pod whose LaTeX container has not come up: the site
+# serves, and the charm says PDFs are unavailable (the refresh test's pods, which change the site's rocks).
+SITE_IMAGE_OF = {name: rock for name, rock in IMAGE_OF.items() if name != LATEX_CONTAINER}
 # Juju mounts each unit's archive volume into the charm container (where ops reports its location)
 # and, as charmcraft.yaml says, into these containers at ARCHIVE_PATH.
 ARCHIVE = testing.Storage("archive")
@@ -44,7 +50,7 @@ INDICO_CONTAINERS = {"indico", "celery"}
 # The containers charmcraft.yaml mounts the archive storage into, as Juju mounts it.
 ARCHIVE_CONTAINERS = {
     name
-    for name, spec in yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["containers"].items()
+    for name, spec in CONTAINERS.items()
     if any(mount.get("storage") == "archive" for mount in spec.get("mounts", []))
 }
 # Only for the tests: the pod's ports stay on loopback (a pod would listen on all its addresses).
@@ -64,14 +70,17 @@ LOOPBACK_LAYER = {
 }
 
 
-def reachable() -> frozenset[testing.Container]:
-    """The charm's containers with Pebble up, each with its rock's own layer."""
+def reachable(started: Iterable[str] = IMAGE_OF) -> frozenset[testing.Container]:
+    """The charm's containers, those `started` with Pebble up, each with its rock's own layer."""
+    up = set(started)
     return frozenset(
         testing.Container(
             name,
             can_connect=True,
             layers={"rock": testing.layer_from_rockcraft(REPO / "rocks" / rock / "rockcraft.yaml")},
         )
+        if name in up
+        else testing.Container(name, can_connect=False)
         for name, rock in IMAGE_OF.items()
     )
 
@@ -133,13 +142,15 @@ def charm_layers(
     secrets: frozenset[testing.Secret],
     loki: str | None,
     others: frozenset[testing.Relation] = frozenset(),
+    started: Iterable[str] = IMAGE_OF,
 ) -> tuple[dict[str, dict[str, Any]], testing.State]:
     """Run the charm's reconcile (in the unit's context, whose archive volume the containers
-    mount) and return the layer it adds to each container."""
+    mount) and return the layer it adds to each of the `started` containers."""
     db_relation, db_secrets = database
     redis_relation = real_providers.redis_relation(primary_address="127.0.0.1", port=redis.port)
     peer = testing.PeerRelation("indico-peers", local_app_data=peer_data or {})
-    containers = reachable()
+    started = set(started)
+    containers = reachable(started)
     state = testing.State(
         leader=leader,
         storages={ARCHIVE},
@@ -151,8 +162,9 @@ def charm_layers(
         secrets=db_secrets | secrets,
     )
     out = ctx.run(ctx.on.config_changed(), state)
-    assert out.unit_status == testing.ActiveStatus(MAIL_OFF), out.unit_status
-    return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
+    latex = None if LATEX_CONTAINER in started else latex_unavailable(None)
+    assert out.unit_status == testing.ActiveStatus(active_message(latex, mail_on=False)), out.unit_status
+    return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers if c.name in started}, out
 
 
 def s3_relation(endpoint: str) -> testing.Relation:

@@ -160,10 +160,11 @@ class TlsIngress:
         method: str = "GET",
         headers: dict[str, str] | None = None,
         body: bytes | None = None,
+        timeout: float = 15,
     ) -> Response:
         """A browser's request for https://<site><path> (or http://), from CLIENT_SOURCE."""
         port = self.https_port if tls else self.http_port
-        connection = SiteConnection(port, self.site, self.context if tls else None)
+        connection = SiteConnection(port, self.site, self.context if tls else None, timeout=timeout)
         try:
             connection.request(method, path, body=body, headers={"Host": self.site, **(headers or {})})
             response = connection.getresponse()
@@ -175,8 +176,10 @@ class TlsIngress:
 class SiteConnection(http.client.HTTPConnection):
     """Connects to the ingress on loopback while speaking to the site by name (SNI, certificate)."""
 
-    def __init__(self, port: int, site: str, context: ssl.SSLContext | None, source: str = CLIENT_SOURCE) -> None:
-        super().__init__("127.0.0.1", port, timeout=15)
+    def __init__(
+        self, port: int, site: str, context: ssl.SSLContext | None, source: str = CLIENT_SOURCE, timeout: float = 15
+    ) -> None:
+        super().__init__("127.0.0.1", port, timeout=timeout)
         self.source = (source, 0)
         self.site = site
         self.tls = context

@@ -29,7 +29,9 @@ import docker.models.containers
 import pytest
 from ops import pebble, testing
 
+from rockbuild import build_rock as builder
 from rockbuild.build.artifact import BuiltRock
+from rockbuild.cli import ROCKS_DIR
 from tests.image import external_sources as ext
 from tests.image.charm_in_pod import (
     ARCHIVE,
@@ -59,12 +61,14 @@ from tests.image.juju_pod import (
     start_like_juju,
 )
 from tests.image.services import Postgres, Redis, free_port
+from tests.image.test_latex_pdfs import CREATE_CONFERENCE, pdf_text
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
 import external  # noqa: E402
 import pebble_ops  # noqa: E402
+import status  # noqa: E402
 from config import with_credentials  # noqa: E402
 from pebble_ops import ActionFailedError  # noqa: E402
 from workload import LAYER_LABEL  # noqa: E402
@@ -118,9 +122,15 @@ def watch_alive(pods: dict[str, PodContainer], seconds: int) -> dict[str, set[in
 
 
 @pytest.fixture(scope="module")
+def pod_rocks(rocks: dict[str, BuiltRock]) -> dict[str, BuiltRock]:
+    """Every rock charmcraft.yaml's resources name: the site's two and the LaTeX rock."""
+    return {**rocks, "indico-latex": builder.build(ROCKS_DIR / "indico-latex", "auto")}
+
+
+@pytest.fixture(scope="module")
 def pods(
     docker_client: docker.DockerClient,
-    rocks: dict[str, BuiltRock],
+    pod_rocks: dict[str, BuiltRock],
     backing_services: tuple[Postgres, Redis],
     tmp_path_factory: pytest.TempPathFactory,
     loki: str,
@@ -155,7 +165,7 @@ def pods(
         for name, image in IMAGE_OF.items():
             started[f"0/{name}"] = start_like_juju(
                 docker_client,
-                rocks[image].image,
+                pod_rocks[image].image,
                 base / "unit-0" / name,
                 container_uid(name),
                 archive=volumes["0"] if name in ARCHIVE_CONTAINERS else None,
@@ -163,7 +173,7 @@ def pods(
             )
         started["1/celery"] = start_like_juju(
             docker_client,
-            rocks["indico"].image,
+            pod_rocks["indico"].image,
             base / "unit-1" / "celery",
             container_uid("celery"),
             archive=volumes["1"],
@@ -217,6 +227,7 @@ def test_each_container_runs_its_role(pods: dict[str, PodContainer]) -> None:
     wait_for(lambda: active(pods["0/indico"]) == {"indico", "statsd-exporter"}, 60, "unit 0's web services")
     assert active(pods["0/celery"]) == {"celery-worker", "celery-beat"}
     assert active(pods["0/indico-nginx"]) == {"nginx", "nginx-prometheus-exporter"}
+    assert active(pods["0/indico-latex"]) == {"latex"}
 
 
 def test_only_the_leader_runs_beat(pods: dict[str, PodContainer]) -> None:
@@ -443,6 +454,92 @@ def rotated_key_layers(unit: str, state: testing.State, event: Any) -> tuple[dic
     return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
 
 
+def host_environ(pod: PodContainer) -> dict[str, dict[str, str]]:
+    """Each process's environment in the container, read from the host's /proc (the LaTeX rock
+    has no shell): "pid args" -> environment."""
+    seen = {}
+    for pid, _uid, args in pod.container.top(ps_args="-o pid,uid,args")["Processes"]:
+        try:
+            raw = Path(f"/proc/{pid}/environ").read_bytes()
+        except FileNotFoundError:  # a job's process that has ended
+            continue
+        pairs = (entry.partition(b"=") for entry in raw.split(b"\0") if entry)
+        seen[f"{pid} {args}"] = {key.decode(): value.decode(errors="replace") for key, _, value in pairs}
+    return seen
+
+
+@pytest.fixture(scope="module")
+def latex_conference(pods: dict[str, PodContainer], ingress: TlsIngress) -> tuple[int, list[int]]:
+    """A conference in the pod's database, made by its own admin: (event id, contribution ids)."""
+    wait_until_served(ingress)
+    indico = charm_container("indico", pods["0/indico"])
+    pebble_ops.run_admin(indico, ["create-admin", "latex-chair@example.org"], stdin="latex-password\n")
+    titles = ["Η φυσική των σωματιδίων", "Second contribution"]
+    script = ["python3", "-c", CREATE_CONFERENCE, "latex-chair@example.org", *titles]
+    out, _ = pods["0/indico"].client.exec(script, service_context="indico", timeout=300).wait_output()
+    event_id, *contributions = (int(n) for n in out.strip().splitlines()[-1].split())
+    return event_id, contributions
+
+
+def test_a_contribution_pdf_through_the_https_ingress_is_made_in_the_latex_container(
+    pods: dict[str, PodContainer], ingress: TlsIngress, latex_conference: tuple[int, list[int]], tmp_path: Path
+) -> None:
+    """The four containers as the charm configures them: Indico hands the job to the LaTeX
+    container over the pod's loopback, and the PDF comes back through NGINX and the ingress."""
+    event_id, contributions = latex_conference
+    # XeLaTeX takes seconds, more on a busy node: a visitor's browser waits as long.
+    answer = ingress.request(f"/event/{event_id}/contributions/{contributions[0]}/contribution.pdf", timeout=120)
+    assert answer.status == 200, (answer.status, answer.body[:500])
+    assert answer.headers["Content-Type"] == "application/pdf"
+    assert "Η φυσική των σωματιδίων" in pdf_text(answer.body, tmp_path)
+    worker_log = pods["0/indico-latex"].container.logs().decode(errors="replace")
+    assert "job single_doc.tex: exit 0" in worker_log, worker_log[-3000:]
+
+
+def test_the_latex_container_holds_none_of_the_sites_secrets(
+    pods: dict[str, PodContainer], latex_conference: tuple[int, list[int]]
+) -> None:
+    """Read from outside, as root: every process of the LaTeX container, Pebble and the worker."""
+    plan = pods["0/indico"].client.get_plan().services["indico"].environment
+    secrets = {
+        **secrets_of_the_indico_service(pods["0/indico"]),
+        "INDICO_DB_URI": plan["INDICO_DB_URI"],
+        "INDICO_REDIS_URL": plan["INDICO_REDIS_URL"],
+    }
+    processes = host_environ(pods["0/indico-latex"])
+    assert any("indico-latex-worker serve" in key for key in processes), processes.keys()
+    for process, environ in processes.items():
+        leaked = {name for name, secret in secrets.items() if any(secret in value for value in environ.values())}
+        assert not leaked, (process, leaked)
+        assert not [key for key in environ if key.startswith("INDICO_") or key.startswith("PG")], (process, environ)
+    mounts = {m["Destination"] for m in pods["0/indico-latex"].container.attrs["Mounts"]}
+    assert mounts == {"/charm/container"}, "no archive, no other volume: only Juju's Pebble socket"
+
+
+def test_with_the_latex_worker_stopped_the_charm_says_so_and_a_pdf_is_indicos_unavailable_page(
+    pods: dict[str, PodContainer], ingress: TlsIngress, latex_conference: tuple[int, list[int]]
+) -> None:
+    """What the status collector reads from the LaTeX container's real Pebble, and what a visitor
+    gets meanwhile: Indico's own 503 for the PDF, the event page still served."""
+    latex = charm_container("indico-latex", pods["0/indico-latex"])
+    assert status.latex_unavailable(pebble_ops.read_workload(latex)) is None
+    pods["0/indico-latex"].client.stop_services(["latex"])
+    try:
+        assert status.latex_unavailable(pebble_ops.read_workload(latex)) == (
+            "PDFs from LaTeX are unavailable (indico-latex: the latex service is inactive; see `juju debug-log`)"
+        )
+        event_id, contributions = latex_conference
+        answer = ingress.request(f"/event/{event_id}/contributions/{contributions[1]}/contribution.pdf")
+        assert answer.status == 503, (answer.status, answer.body[:500])
+        assert b"PDF files are currently unavailable" in answer.body and b"Traceback" not in answer.body
+        assert ingress.request(f"/event/{event_id}/").status == 200
+    finally:
+        pods["0/indico-latex"].client.start_services(["latex"])
+    wait_for(lambda: status.latex_unavailable(pebble_ops.read_workload(latex)) is None, 30, "the worker back")
+    answer = ingress.request(f"/event/{event_id}/contributions/{contributions[1]}/contribution.pdf", timeout=120)
+    assert answer.status == 200 and answer.body.startswith(b"%PDF"), answer.status
+
+
 def test_rotate_secret_key_reaches_both_units_and_signs_everyone_out(
     pods: dict[str, PodContainer], ingress: TlsIngress
 ) -> None:
@@ -505,7 +602,7 @@ def test_rotate_secret_key_reaches_both_units_and_signs_everyone_out(
 
 def test_a_restarted_pod_comes_back_with_its_files_and_schema(
     docker_client: docker.DockerClient,
-    rocks: dict[str, BuiltRock],
+    pod_rocks: dict[str, BuiltRock],
     pods: dict[str, PodContainer],
     ingress: TlsIngress,
     tmp_path_factory: pytest.TempPathFactory,
@@ -518,14 +615,14 @@ def test_a_restarted_pod_comes_back_with_its_files_and_schema(
     probe = f"{ARCHIVE_PATH}/restart-probe-{os.getpid()}"
     pods["0/indico"].client.exec(["sh", "-c", f"echo before-the-restart > {probe}"]).wait_output()
     mounts = {m["Destination"]: m["Source"] for m in pods["0/indico"].container.attrs["Mounts"]}
-    for key in ("0/indico", "0/celery", "0/indico-nginx"):
-        pods[key].container.remove(force=True)
+    for name in IMAGE_OF:
+        pods[f"0/{name}"].container.remove(force=True)
 
     base = tmp_path_factory.mktemp("pod-again")
     for name, image in IMAGE_OF.items():
         pods[f"0/{name}"] = start_like_juju(
             docker_client,
-            rocks[image].image,
+            pod_rocks[image].image,
             base / name,
             container_uid(name),
             archive=Path(mounts[ARCHIVE_PATH]) if name in ARCHIVE_CONTAINERS else None,

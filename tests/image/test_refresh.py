@@ -9,6 +9,8 @@ and comes back when every container's readiness probe (Pebble's /v1/health?level
 sets it) answers 200. Each unit's status is what the charm computes from its containers' real
 Pebble (status.workload_status over pebble_ops.read_workload). Uploaded files are in S3, as two
 units need. Both units' pods share this host's network: unit 1's listeners are on 127.0.0.4.
+The pods run the site's three containers: the refresh changes the indico and indico-nginx rocks,
+and the LaTeX container, which the site serves without, is the pod test's (test_juju_pod.py).
 
 The figures (requests, failures, the migration's duration, the units' order) are written to
 test-artifacts/refresh.json.
@@ -41,9 +43,9 @@ from tests.image import external_sources as ext
 from tests.image.charm_in_pod import (
     ARCHIVE,
     ARCHIVE_CONTAINERS,
-    IMAGE_OF,
     INDICO_CONTAINERS,
     SITE,
+    SITE_IMAGE_OF,
     IngressBrowser,
     charm_layers,
     database_relation,
@@ -153,7 +155,8 @@ def old_rocks(docker_client: docker.DockerClient) -> dict[str, BuiltRock]:
     """The previous release's rocks, from the same rockcraft.yaml files (rocks/releases/)."""
     release = newest_release()
     return {
-        name: builder.build(releases.materialize(ROCKS_DIR / name, release), "auto") for name in set(IMAGE_OF.values())
+        name: builder.build(releases.materialize(ROCKS_DIR / name, release), "auto")
+        for name in set(SITE_IMAGE_OF.values())
     }
 
 
@@ -170,7 +173,7 @@ def start_pod(
     pebble-ready, and the charm's layers start it."""
     volume = ARCHIVE.get_filesystem(unit.ctx)
     base = site.base / f"unit-{unit.number}-{generation}"
-    for name, image in IMAGE_OF.items():
+    for name, image in SITE_IMAGE_OF.items():
         unit.pods[name] = start_like_juju(
             docker_client,
             rocks[image].image,
@@ -179,7 +182,7 @@ def start_pod(
             archive=volume if name in ARCHIVE_CONTAINERS else None,
             ca_bundle=site.ca_bundle if name in INDICO_CONTAINERS else None,
         )
-    state = dataclasses.replace(unit.state, containers=reachable())
+    state = dataclasses.replace(unit.state, containers=reachable(SITE_IMAGE_OF))
     for name, pod in unit.pods.items():
         address: Any = pod_address_layer(ADDRESS[unit.number])[name]
         pod.client.add_layer("test-pod-address", pebble.Layer(address))
@@ -329,7 +332,7 @@ def two_units_of_the_old_release(
         storage = frozenset({s3_relation(s3.endpoint)})
         leader_ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
         leader_layers, leader_state = charm_layers(
-            leader_ctx, database, redis, True, None, frozenset(), None, others=storage
+            leader_ctx, database, redis, True, None, frozenset(), None, others=storage, started=SITE_IMAGE_OF
         )
         units[0] = Unit(0, leader_ctx, leader_state, leader_layers)
         peer = leader_state.get_relations("indico-peers")[0]
@@ -338,7 +341,15 @@ def two_units_of_the_old_release(
         )
         follower_ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
         follower_layers, follower_state = charm_layers(
-            follower_ctx, database, redis, False, dict(peer.local_app_data), shared, None, others=storage
+            follower_ctx,
+            database,
+            redis,
+            False,
+            dict(peer.local_app_data),
+            shared,
+            None,
+            others=storage,
+            started=SITE_IMAGE_OF,
         )
         units[1] = Unit(1, follower_ctx, follower_state, follower_layers)
         db_uri = leader_layers["indico"]["services"]["indico"]["environment"]["INDICO_DB_URI"]

@@ -22,6 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("indico integration")
     group.addoption("--indico-image", help="image reference for the indico-image resource")
     group.addoption("--indico-nginx-image", help="image reference for the indico-nginx-image resource")
+    group.addoption("--indico-latex-image", help="image reference for the indico-latex-image resource")
     group.addoption(
         "--release-manifest",
         default=str(REPO / "release-manifest.json"),
@@ -57,6 +58,7 @@ def resource_images(config: pytest.Config) -> dict[str, str]:
     images = {
         "indico-image": config.getoption("--indico-image"),
         "indico-nginx-image": config.getoption("--indico-nginx-image"),
+        "indico-latex-image": config.getoption("--indico-latex-image"),
     }
     manifest = Path(config.getoption("--release-manifest"))
     if not all(images.values()) and manifest.is_file():
@@ -66,6 +68,6 @@ def resource_images(config: pytest.Config) -> dict[str, str]:
     if missing:
         pytest.fail(
             f"no image for {', '.join(missing)}: push the rocks with `build.py publish --no-charmhub --registry "
-            "<registry the cluster can pull from>` or pass --indico-image/--indico-nginx-image"
+            "<registry the cluster can pull from>` or pass --indico-image/--indico-nginx-image/--indico-latex-image"
         )
     return {name: str(image) for name, image in images.items()}

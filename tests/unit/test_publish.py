@@ -127,20 +127,20 @@ def test_a_full_release_is_recorded(tmp_path: Path) -> None:
     manifest = publish.publish(options(tmp_path), Path("charm/indico_amd64.charm"), host_digests, store, print)
     recorded = json.loads((tmp_path / "manifest.json").read_text())
     assert recorded["status"] == "complete" and recorded["released"] is True
-    assert recorded["charm_revision"] == 23 and recorded["channel"] == "latest/edge"
+    assert recorded["charm_revision"] == 24 and recorded["channel"] == "latest/edge"
     by_name = {r["resource"]: r for r in recorded["resources"]}
     assert (
         by_name["indico-image"] | {"revision": 21, "digest": DIGEST, "state": "uploaded", "rock": "indico"}
         == (by_name["indico-image"])
     )
-    assert by_name["indico-nginx-image"]["revision"] == 22 and by_name["indico-nginx-image"]["version"] == "3.3.14"
-    assert store.calls[-1] == cmd.release("indico", 23, "latest/edge", {"indico-image": 21, "indico-nginx-image": 22})
-    assert manifest.deploy == (
-        "juju deploy indico --channel latest/edge --resource indico-image=21 --resource indico-nginx-image=22"
-    )
-    assert manifest.refresh == (
-        "juju refresh indico --channel latest/edge --resource indico-image=21 --resource indico-nginx-image=22"
-    )
+    # Every oci-image resource charmcraft.yaml declares, the LaTeX rock's too, in name order.
+    assert by_name["indico-latex-image"] | {"revision": 22, "rock": "indico-latex"} == by_name["indico-latex-image"]
+    assert by_name["indico-nginx-image"]["revision"] == 23 and by_name["indico-nginx-image"]["version"] == "3.3.14"
+    revisions: dict[str, int | str] = {"indico-image": 21, "indico-latex-image": 22, "indico-nginx-image": 23}
+    assert store.calls[-1] == cmd.release("indico", 24, "latest/edge", revisions)
+    resources = "--resource indico-image=21 --resource indico-latex-image=22 --resource indico-nginx-image=23"
+    assert manifest.deploy == f"juju deploy indico --channel latest/edge {resources}"
+    assert manifest.refresh == f"juju refresh indico --channel latest/edge {resources}"
 
 
 def test_pushed_images_become_the_charms_upstream_sources_before_it_is_uploaded(tmp_path: Path) -> None:
@@ -155,21 +155,21 @@ def test_pushed_images_become_the_charms_upstream_sources_before_it_is_uploaded(
 
     def pack_charm(images: dict[str, str]) -> Path:
         order.append("pack")
-        assert images == {
-            "indico-image": f"reg.example/indico@{DIGEST}",
-            "indico-nginx-image": f"reg.example/indico-nginx@{DIGEST}",
-        }
+        assert images == pushed
         return tmp_path / "packed.charm"
+
+    pushed = {
+        "indico-image": f"reg.example/indico@{DIGEST}",
+        "indico-latex-image": f"reg.example/indico-latex@{DIGEST}",
+        "indico-nginx-image": f"reg.example/indico-nginx@{DIGEST}",
+    }
 
     opts = options(tmp_path, registry="reg.example")
     manifest = publish.publish(opts, Path("charm/old.charm"), host, store, print, pack_charm)
-    assert order == ["skopeo", "skopeo", "pack"], "packed once, after every push"
+    assert order == ["skopeo", "skopeo", "skopeo", "pack"], "packed once, after every push"
     assert next(c for c in store.calls if c[1] == "upload")[2] == str(tmp_path / "packed.charm")
     assert manifest.charm_file == str(tmp_path / "packed.charm")
-    assert publish.upstream_sources(opts.manifest) == {
-        "indico-image": f"reg.example/indico@{DIGEST}",
-        "indico-nginx-image": f"reg.example/indico-nginx@{DIGEST}",
-    }
+    assert publish.upstream_sources(opts.manifest) == pushed
 
 
 def test_upstream_sources_name_only_oci_resources() -> None:
@@ -189,13 +189,18 @@ def test_a_failed_upload_stops_the_release_and_the_manifest_says_what_was_done(
     store = ScriptedStore(fail_on="indico-nginx-image", failure_output="401 for token s3cr3t-macaroon")
     with pytest.raises(cmd.StoreError) as caught:
         publish.publish(options(tmp_path), Path("charm/indico_amd64.charm"), host_digests, store, print)
-    assert [call[1] for call in store.calls] == ["upload-resource", "upload-resource"], "no charm upload, no release"
+    uploads = ["upload-resource"] * 3
+    assert [call[1] for call in store.calls] == uploads, "no charm upload, no release"
     text = (tmp_path / "manifest.json").read_text()
     assert "s3cr3t-macaroon" not in text and "s3cr3t-macaroon" not in str(caught.value)
     recorded = json.loads(text)
     assert recorded["status"] == "failed" and recorded["released"] is False and recorded["charm_revision"] is None
     states = {r["resource"]: (r["state"], r["revision"]) for r in recorded["resources"]}
-    assert states == {"indico-image": ("uploaded", 21), "indico-nginx-image": ("failed", None)}
+    assert states == {
+        "indico-image": ("uploaded", 21),
+        "indico-latex-image": ("uploaded", 22),
+        "indico-nginx-image": ("failed", None),
+    }
     assert "401 for token <CHARMCRAFT_AUTH>" in recorded["error"]
 
 
@@ -212,7 +217,7 @@ def test_a_failed_push_leaves_later_rocks_not_attempted(tmp_path: Path) -> None:
             print,
         )
     recorded = json.loads((tmp_path / "manifest.json").read_text())
-    assert [r["state"] for r in recorded["resources"]] == ["failed", "not attempted"]
+    assert [r["state"] for r in recorded["resources"]] == ["failed", "not attempted", "not attempted"]
 
 
 def test_dry_run_prints_the_whole_flow_and_records_nothing(
@@ -225,6 +230,8 @@ def test_dry_run_prints_the_whole_flow_and_records_nothing(
     assert code == 0 and not manifest.exists()
     planned = [line.split("would run: ", 1)[1] for line in captured.err.splitlines() if "would run: " in line]
     assert [" ".join(line.split()[:2]) for line in planned] == [
+        "skopeo copy",
+        "charmcraft upload-resource",
         "skopeo copy",
         "charmcraft upload-resource",
         "skopeo copy",

@@ -1,7 +1,7 @@
 // indico-latex-worker runs Indico's XeLaTeX jobs apart from Indico: it takes each job (a tar of
-// Indico's source directory) on a Unix socket shared with the indico container, runs XeLaTeX on
-// it in a fresh directory, sandboxed, and answers with the files the run wrote (the PDF, the log,
-// the .aux and .toc a second run reads) and XeLaTeX's console output.
+// Indico's source directory) on a Unix socket shared with the indico container, or on loopback TCP
+// in a pod, runs XeLaTeX on it in a fresh directory, sandboxed, and answers with the files the run
+// wrote (the PDF, the log, the .aux and .toc a second run reads) and XeLaTeX's console output.
 //
 //	indico-latex-worker serve     the service (settings from the environment, see serve.go)
 //	indico-latex-worker check     the rock's health check: the socket takes a connection
@@ -39,8 +39,10 @@ func main() {
 func usage() {
 	fmt.Fprint(os.Stderr, `usage: indico-latex-worker serve | check | sandbox --dir DIR -- COMMAND...
 
-serve: listen on LATEX_SOCKET (default /srv/indico-latex/latex.sock) and run each job sent there
-       by the indico rock's indico-xelatex. Settings (environment):
+serve: listen on LATEX_SOCKET and run each job sent there by the indico rock's indico-xelatex.
+       Settings (environment):
+         LATEX_SOCKET        a Unix socket path (default /srv/indico-latex/latex.sock) or a
+                             loopback host:port (127.0.0.1:8089); other addresses are refused
          LATEX_JOB_TIMEOUT   seconds a job may run before it is killed (default 120)
          LATEX_MAX_JOB_MB    largest job, and largest answer, in MiB (default 64)
          LATEX_CONCURRENCY   jobs at once (default 2; more wait their turn)

@@ -82,19 +82,8 @@ func serve() error {
 	if err := os.MkdirAll(s.jobsDir, 0o700); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(s.socket), 0o770); err != nil {
-		return err
-	}
-	// A socket left by a worker that was killed would refuse the bind.
-	if info, err := os.Lstat(s.socket); err == nil && info.Mode()&os.ModeSocket != 0 {
-		os.Remove(s.socket)
-	}
-	listener, err := net.Listen("unix", s.socket)
+	listener, err := listen(s.socket)
 	if err != nil {
-		return err
-	}
-	// The indico container's client runs as the same user (_daemon_); nothing else may send jobs.
-	if err := os.Chmod(s.socket, 0o660); err != nil {
 		return err
 	}
 	log.Printf("serving XeLaTeX jobs on %s (timeout %s, %d at once, jobs up to %d MiB; sandbox: %s)",
@@ -290,9 +279,59 @@ func check() error {
 	if err != nil {
 		return err
 	}
-	conn, err := net.DialTimeout("unix", s.socket, 2*time.Second)
+	network, err := socketNetwork(s.socket)
+	if err != nil {
+		return err
+	}
+	conn, err := net.DialTimeout(network, s.socket, 2*time.Second)
 	if err != nil {
 		return err
 	}
 	return conn.Close()
+}
+
+// socketNetwork says how LATEX_SOCKET is reached: a path is a Unix socket (a volume both
+// containers mount), host:port is TCP on a loopback address (the pod's containers share one
+// network namespace, and Juju shares no directory between them). The worker asks for no
+// credentials, so any other address is refused rather than opened to the cluster.
+func socketNetwork(address string) (string, error) {
+	if strings.HasPrefix(address, "/") {
+		return "unix", nil
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return "", fmt.Errorf("LATEX_SOCKET=%q is neither a socket path nor host:port: %v", address, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return "", fmt.Errorf("LATEX_SOCKET=%q: the worker takes jobs from anyone who reaches it, so it "+
+			"listens only on a Unix socket path or a loopback address (127.0.0.1:PORT or [::1]:PORT)", address)
+	}
+	return "tcp", nil
+}
+
+func listen(address string) (net.Listener, error) {
+	network, err := socketNetwork(address)
+	if err != nil {
+		return nil, err
+	}
+	if network == "tcp" {
+		return net.Listen(network, address)
+	}
+	if err := os.MkdirAll(filepath.Dir(address), 0o770); err != nil {
+		return nil, err
+	}
+	// A socket left by a worker that was killed would refuse the bind.
+	if info, err := os.Lstat(address); err == nil && info.Mode()&os.ModeSocket != 0 {
+		os.Remove(address)
+	}
+	listener, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	// The indico container's client runs as the same user (_daemon_); nothing else may send jobs.
+	if err := os.Chmod(address, 0o660); err != nil {
+		listener.Close()
+		return nil, err
+	}
+	return listener, nil
 }

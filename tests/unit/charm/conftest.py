@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+import yaml
 from ops import testing
 
 REPO = Path(__file__).resolve().parents[3]
@@ -17,7 +18,11 @@ from status import MAIL_OFF  # noqa: E402
 from charm import IndicoCharm  # noqa: E402
 from tests import real_providers as providers  # noqa: E402
 
-ROCK_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
+# Each container charmcraft.yaml declares, with the rock of its OCI resource (<rock>-image).
+ROCK_OF = {
+    name: spec["resource"].removesuffix("-image")
+    for name, spec in yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["containers"].items()
+}
 # Juju attaches the archive volume before the first hook of a Kubernetes unit.
 ARCHIVE = testing.Storage("archive")
 # Serving, without an smtp relation (most tests have none): the status says mail is off.
@@ -42,7 +47,7 @@ def ctx() -> testing.Context[IndicoCharm]:
 
 def env_of(state: testing.State, container: str, service: str | None = None) -> dict[str, str]:
     """The environment the charm's plan gives a service (the container's main one by default)."""
-    main = {"indico": "indico", "celery": "celery-worker", "indico-nginx": "nginx"}[container]
+    main = {"indico": "indico", "celery": "celery-worker", "indico-nginx": "nginx", "indico-latex": "latex"}[container]
     return dict(state.get_container(container).plan.services[service or main].environment)
 
 

@@ -13,7 +13,7 @@ import pytest
 from external import url_fingerprint
 from ops import testing
 
-from tests.unit.charm.conftest import ACTIVE, full_state, rock_layer
+from tests.unit.charm.conftest import ACTIVE, ROCK_OF, full_state, rock_layer
 
 SYNC = ["/usr/local/bin/indico-external", "sync"]
 WHEEL = "https://wheels.example.org/indico_plugin_probe-1.0-py3-none-any.whl"
@@ -49,9 +49,10 @@ def state_with(
 ) -> testing.State:
     """Every relation in place; the indico and celery containers each have their own external dir."""
     containers = set()
-    for name in ("indico", "celery", "indico-nginx"):
+    for name in ROCK_OF:
         mounts = {}
-        if name != "indico-nginx":
+        indico_code = name in ("indico", "celery")
+        if indico_code:
             (tmp_path / name).mkdir(exist_ok=True)
             mounts["external"] = testing.Mount(location="/var/lib/indico/external", source=tmp_path / name)
         containers.add(
@@ -60,7 +61,7 @@ def state_with(
                 can_connect=True,
                 layers={"rock": rock_layer(name)},  # type: ignore[dict-item]
                 mounts=mounts,
-                execs=execs if name != "indico-nginx" else frozenset(),
+                execs=execs if indico_code else frozenset(),
             )
         )
     return full_state(containers=containers, config=CONFIG if config is None else config)

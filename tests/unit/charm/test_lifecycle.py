@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import workload  # charm/src is on sys.path: pytest loads the conftest first
 from ops import pebble, testing
+from status import MAIL_OFF
 
 from charm import IndicoCharm
 from tests import real_providers as providers
@@ -24,16 +25,21 @@ from tests.unit.charm.conftest import (
     ROCK_OF,
     containers,
     database_relation,
+    env_of,
     full_state,
     redis_relation,
     rock_layer,
 )
 
 
+def with_container(state: testing.State, name: str, **changes: object) -> testing.State:
+    changed = next(c for c in state.containers if c.name == name)
+    others = frozenset(c for c in state.containers if c.name != name)
+    return dataclasses.replace(state, containers=others | {dataclasses.replace(changed, **changes)})  # type: ignore[arg-type]
+
+
 def with_indico(state: testing.State, **changes: object) -> testing.State:
-    indico = next(c for c in state.containers if c.name == "indico")
-    others = frozenset(c for c in state.containers if c.name != "indico")
-    return dataclasses.replace(state, containers=others | {dataclasses.replace(indico, **changes)})  # type: ignore[arg-type]
+    return with_container(state, "indico", **changes)
 
 
 def migration_record(tmp_path: Path, state: str, message: str = "") -> dict[str, testing.Mount]:
@@ -69,7 +75,9 @@ def test_before_any_relation_what_needs_none_runs(ctx: testing.Context, containe
         ("indico", "statsd-exporter-up"),
         ("indico-nginx", "nginx-up"),
         ("indico-nginx", "nginx-exporter-up"),
+        ("indico-latex", "latex-up"),
     }
+    assert enabled(out, "indico-latex") == {"latex"}, "the LaTeX worker needs no relation either"
     # The charm's layer leaves NGINX's plan as the rock has it; under --hold it must still be started.
     nginx = out.get_container("indico-nginx").service_statuses
     assert nginx["nginx"] == nginx["nginx-prometheus-exporter"] == pebble.ServiceStatus.ACTIVE
@@ -98,6 +106,46 @@ def test_active_only_when_indico_answers(ctx: testing.Context) -> None:
     recovered = with_indico(out, check_infos={up})
     out = ctx.run(ctx.on.pebble_check_recovered(recovered.get_container("indico"), up), recovered)
     assert out.unit_status == ACTIVE
+
+
+LATEX_DOWN = "PDFs from LaTeX are unavailable (indico-latex"
+
+
+def test_without_its_latex_container_the_site_stays_active_and_says_pdfs_are_unavailable(
+    ctx: testing.Context,
+) -> None:
+    """Juju starts the pod's containers each on its own: the site does not wait for LaTeX's."""
+    out = ctx.run(ctx.on.config_changed(), with_container(full_state(), "indico-latex", can_connect=False))
+    assert out.unit_status == testing.ActiveStatus(f"{LATEX_DOWN}: waiting for Pebble); {MAIL_OFF}")
+    assert enabled(out, "indico") == {"indico", "statsd-exporter"}
+    rock_check = rock_layer("indico-latex").checks["latex-up"]  # type: ignore[attr-defined]
+    down = testing.CheckInfo(
+        "latex-up", level=pebble.CheckLevel.ALIVE, status=pebble.CheckStatus.DOWN, threshold=rock_check.threshold
+    )
+    running = with_container(ctx.run(ctx.on.config_changed(), full_state()), "indico-latex", check_infos={down})
+    out = ctx.run(ctx.on.pebble_check_failed(running.get_container("indico-latex"), down), running)
+    assert out.unit_status == testing.ActiveStatus(f"{LATEX_DOWN}: check latex-up is down); {MAIL_OFF}")
+
+
+def test_a_latex_worker_that_keeps_failing_is_named_and_the_site_stays_active(ctx: testing.Context) -> None:
+    running = ctx.run(ctx.on.config_changed(), full_state())
+    failing = with_container(running, "indico-latex", service_statuses={"latex": pebble.ServiceStatus.ERROR})
+    out = ctx.run(ctx.on.update_status(), failing)
+    assert out.unit_status == testing.ActiveStatus(
+        f"{LATEX_DOWN}: the latex service is error; see `juju debug-log`); {MAIL_OFF}"
+    )
+    assert ctx.run(ctx.on.update_status(), running).unit_status == ACTIVE, "and back when it runs again"
+
+
+def test_the_latex_container_gets_where_to_listen_and_nothing_of_indicos(ctx: testing.Context) -> None:
+    """LaTeX runs on what people type: no secret, no relation data reaches its container."""
+    out = ctx.run(ctx.on.config_changed(), full_state())
+    latex = env_of(out, "indico-latex")
+    assert latex == {"LATEX_SOCKET": "127.0.0.1:8089"}
+    assert (
+        env_of(out, "indico")["INDICO_LATEX_SOCKET"] == env_of(out, "celery")["INDICO_LATEX_SOCKET"] == "127.0.0.1:8089"
+    )
+    assert not out.get_container("indico-latex").mounts, "and no volume: the archive is not LaTeX's"
 
 
 def test_a_failed_migration_blocks_with_its_reason(ctx: testing.Context, tmp_path: Path) -> None:
