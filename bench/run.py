@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
 
-from bench import downloads  # noqa: E402
+from bench import book_of_abstracts, downloads  # noqa: E402
 from rockbuild import build_rock as builder  # noqa: E402
 from rockbuild.build import local_build  # noqa: E402
 from rockbuild.build.project import load_project  # noqa: E402
@@ -434,6 +434,8 @@ def table(results: dict[str, Any]) -> str:
     ]
     if "downloads" in results:
         lines += ["", downloads.table(results["downloads"])]
+    if "book_of_abstracts" in results:
+        lines += ["", book_of_abstracts.table(results["book_of_abstracts"])]
     if "builders" in results:
         lines += ["", builders_table(results["builders"])]
     lines.append("\nLargest directories:")
@@ -499,7 +501,15 @@ def main() -> int:
         action="store_true",
         help="only the event page during slow downloads, file sent by uWSGI then NGINX; print, write nothing",
     )
+    parser.add_argument(
+        "--book-only",
+        action="store_true",
+        help="only the book of abstracts of a 50-abstract conference (cold, warm, memory peak); print, write nothing",
+    )
     args = parser.parse_args()
+    if args.book_only:
+        print(book_of_abstracts.table(book_of_abstracts.measure(docker.from_env(), say)))
+        return 0
     if args.builders_only:
         print(builders_table(bench_builders(args.rockcraft_source)))
         return 0
@@ -526,6 +536,7 @@ def main() -> int:
     results["size"] = {name: bench_size(client, name, f"{name}:3.3.14") for name in ("indico", "indico-nginx")}
     results["runtime"] = bench_runtime(client, args.duration, args.connections)
     results["downloads"] = downloads.measure(client, max(args.duration, 15), wrk, wait_200, say)
+    results["book_of_abstracts"] = book_of_abstracts.measure(client, say)
     results["publish"] = bench_publish()
     results["external"] = bench_external(client)
     results["builders"] = bench_builders(args.rockcraft_source)

@@ -33,7 +33,7 @@ install_packages() {
   # of the https tests; Prometheus scrapes the rocks and its promtool checks the alert rules).
   # Chromium and its driver are the browser tests' real browser, run headless.
   # slapd (OpenLDAP) is the directory of the LDAP sign-in test; ldap-utils loads its one account.
-  # poppler-utils (pdftotext, pdffonts) reads the PDFs the LaTeX rock makes.
+  # poppler-utils (pdftotext, pdffonts, pdfimages) reads the PDFs the LaTeX rock makes.
   local added_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && added_policy=1

@@ -88,7 +88,7 @@ class Browser:
 
     def get(self, path: str, **kwargs: object) -> requests.Response:
         assert self.http is not None
-        return self.http.get(self.base + path, timeout=60, **kwargs)  # type: ignore[arg-type]
+        return self.http.get(self.base + path, **{"timeout": 60, **kwargs})  # type: ignore[arg-type]
 
     def post(self, path: str, **kwargs: object) -> requests.Response:
         assert self.http is not None
@@ -157,6 +157,20 @@ def running_site(
 ) -> Iterator[docker.models.containers.Container]:
     """The indico rock (with `env`) behind the indico-nginx rock on loopback, both on the host's
     network as in a pod, once `ready_path` answers 200 through NGINX; the indico container."""
+    with running_pair(docker_client, rocks, env, nginx_env, ready_path, **indico_options) as (indico, _nginx):
+        yield indico
+
+
+@contextlib.contextmanager
+def running_pair(
+    docker_client: docker.DockerClient,
+    rocks: dict[str, BuiltRock],
+    env: dict[str, str],
+    nginx_env: dict[str, str] | None = None,
+    ready_path: str = "/login/",
+    **indico_options: Any,
+) -> Iterator[tuple[docker.models.containers.Container, docker.models.containers.Container]]:
+    """running_site, yielding both containers: (indico, indico-nginx)."""
     indico = docker_client.containers.run(
         rocks["indico"].image, detach=True, network_mode="host", environment=env, **indico_options
     )
@@ -168,7 +182,7 @@ def running_site(
     )
     try:
         wait_for(lambda: Browser().get(ready_path).status_code == 200, 300, "Indico to answer through NGINX")
-        yield indico
+        yield indico, nginx
     finally:
         indico.remove(force=True)
         nginx.remove(force=True)

@@ -514,6 +514,11 @@ def test_the_latex_container_holds_none_of_the_sites_secrets(
         assert not [key for key in environ if key.startswith("INDICO_") or key.startswith("PG")], (process, environ)
     mounts = {m["Destination"] for m in pods["0/indico-latex"].container.attrs["Mounts"]}
     assert mounts == {"/charm/container"}, "no archive, no other volume: only Juju's Pebble socket"
+    # The worker has shut itself out of TCP (Landlock) once listening: what it runs cannot reach
+    # PostgreSQL (the rock's Go tests and test_latex_rock's probe perform the connection).
+    worker_log = pods["0/indico-latex"].container.logs().decode(errors="replace")
+    assert "serving XeLaTeX jobs on 127.0.0.1:8089" in worker_log, worker_log[-2000:]
+    assert "the worker itself makes no TCP connection" in worker_log, worker_log[-2000:]
 
 
 def test_with_the_latex_worker_stopped_the_charm_says_so_and_a_pdf_is_indicos_unavailable_page(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,12 +20,14 @@ from pathlib import Path
 import docker
 import docker.models.containers
 import pytest
+from PIL import Image
 
 from rockbuild import build_rock as builder
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.cli import ROCKS_DIR
 from tests.image import latex_worker
-from tests.image.services import Postgres, Redis, installed
+from tests.image.conftest import wait_for
+from tests.image.services import Postgres, Redis, free_port, installed
 from tests.image.test_sbom import document, go_binaries, packages
 
 DAEMON_UID = latex_worker.DAEMON_UID
@@ -94,13 +97,22 @@ def latex(
         container.remove(force=True)
 
 
-def run_job(docker_client: docker.DockerClient, latex: Latex, workdir: Path, tex: str, main: str = "doc.tex") -> Job:
-    """Indico's step: a job directory with the .tex file, a figure and the `fonts` link, then
-    XELATEX_PATH run in it."""
+def run_job(
+    docker_client: docker.DockerClient,
+    latex: Latex,
+    workdir: Path,
+    tex: str,
+    main: str = "doc.tex",
+    extra: dict[str, Path] | None = None,
+) -> Job:
+    """Indico's step: a job directory with the .tex file, a figure (and `extra` files, by name)
+    and the `fonts` link, then XELATEX_PATH run in it."""
     job = workdir / "job"
     job.mkdir(parents=True)
     (job / main).write_text(tex)
     shutil.copy(FIGURE, job / "figure.png")
+    for name, source in (extra or {}).items():
+        shutil.copy(source, job / name)
     (job / "fonts").symlink_to("/usr/lib/python3.12/site-packages/indico_fonts")
     for path in (workdir, job, *job.iterdir()):
         os.lchown(path, DAEMON_UID, DAEMON_UID)
@@ -132,24 +144,50 @@ def pdf_text(path: Path) -> str:
     return subprocess.run([installed("pdftotext"), str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
+def pdf_images(path: Path) -> list[tuple[str, tuple[str, str]]]:
+    """(encoding, (width, height)) of each image the PDF embeds, as poppler's pdfimages lists them."""
+    listed = subprocess.run([installed("pdfimages"), "-list", str(path)], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in listed.stdout.splitlines()[2:] if line.strip()]
+    return [(row[8], (row[3], row[4])) for row in rows]
+
+
 def pdf_fonts(path: Path) -> str:
     return subprocess.run([installed("pdffonts"), str(path)], capture_output=True, text=True, check=True).stdout
 
 
-def test_a_document_in_three_scripts_with_math_and_a_figure_becomes_a_pdf(
+def indico_figure(filename: str, caption: str) -> str:
+    """An image in an abstract as Indico's Markdown-to-LaTeX step writes it, the image downloaded
+    beside the .tex file (indico/util/mdx_latex.py, latex_render_image)."""
+    return (
+        "\\begin{figure}[H]\n  \\centering\n"
+        f"  \\includegraphics[max width=\\linewidth]{{{filename}}}\n  \\caption{{{caption}}}\n\\end{{figure}}\n"
+    )
+
+
+def test_a_document_in_three_scripts_with_math_and_images_becomes_a_pdf(
     docker_client: docker.DockerClient, latex: Latex, tmp_path: Path
 ) -> None:
+    """Indico downloads an abstract's images itself (refusing loopback and private addresses, so
+    not from a test's server here) and hands them over in the job: a PNG and a JPEG."""
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (640, 480), (200, 40, 40)).save(photo, "JPEG")
     body = "\n".join(
         [
             *(rf"\section*{{{title}}}" + "\nText of the abstract." for title in TITLES),
             r"Inline math: $E = mc^2$, $\sum_{i=1}^{n} \alpha_i \in \mathbb{R}$, $\frac{a}{b_{c_{d}}}$.",
-            r"\includegraphics[width=2cm]{figure.png}",
+            indico_figure("figure.png", "A detector"),
+            indico_figure("indico-latex-k3x9.jpg", "A photograph wider than the page"),
             r"\end{document}",
         ]
     )
-    job = run_job(docker_client, latex, tmp_path, PREAMBLE + body)
+    preamble = PREAMBLE.replace(
+        r"\usepackage[export]{adjustbox}", "\\usepackage{float}\n\\usepackage[export]{adjustbox}"
+    )
+    job = run_job(docker_client, latex, tmp_path, preamble + body, extra={"indico-latex-k3x9.jpg": photo})
     assert job.exit_code == 0, job.console[-3000:]
     pdf = job.directory / "doc.pdf"
+    # Both embedded at full resolution: the PNG as pixels, the JPEG as JPEG (DCT).
+    assert sorted(pdf_images(pdf)) == [("image", ("20", "10")), ("jpeg", ("640", "480"))]
     assert pdf.read_bytes().startswith(b"%PDF-"), "the PDF came back into Indico's directory"
     text = pdf_text(pdf)
     for title in TITLES:
@@ -214,6 +252,24 @@ def test_a_hostile_document_reads_and_writes_nothing_outside_its_job(
     # directory is removed after it), and nothing appeared beside Indico's job directory.
     assert written(latex.container) == before, written(latex.container) - before
     assert sorted(p.name for p in job.directory.parent.iterdir()) == ["job"]
+
+
+def test_the_worker_refuses_to_listen_where_other_hosts_could_send_it_jobs(
+    docker_client: docker.DockerClient, latex_rock: BuiltRock
+) -> None:
+    """It asks no credentials: an operator's LATEX_SOCKET=0.0.0.0:PORT is an error that says what
+    to give instead, not a worker open to the cluster."""
+    port = free_port()
+    container = docker_client.containers.run(
+        latex_rock.image, detach=True, network_mode="host", environment={"LATEX_SOCKET": f"0.0.0.0:{port}"}
+    )
+    try:
+        refusal = "listens only on a Unix socket path or a loopback address"
+        wait_for(lambda: refusal in container.logs().decode(errors="replace"), 60, "the worker's refusal")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        container.remove(force=True)
 
 
 def test_an_endless_job_is_killed_at_the_time_limit_and_the_next_is_served(

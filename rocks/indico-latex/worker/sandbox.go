@@ -59,6 +59,17 @@ func sandbox(args []string) error {
 	return syscall.Exec(command[0], command, os.Environ())
 }
 
+// restrictOwnNetwork keeps the worker, and everything it starts, from TCP once its listener is
+// bound: it connects nowhere, so nothing it runs can reach PostgreSQL or anything else in the
+// pod's network. (Pebble's latex-up check runs outside it.) A kernel without Landlock's TCP
+// rules leaves it as it is; sandboxSummary says so.
+func restrictOwnNetwork() error {
+	if err := landlock.V7.BestEffort().RestrictNet(); err != nil {
+		return fmt.Errorf("landlock (the worker's own TCP): %w", err)
+	}
+	return nil
+}
+
 // sandboxSummary says, for the log, how much of the sandbox this kernel gives.
 func sandboxSummary() string {
 	abi, err := landlockABI()
@@ -68,7 +79,7 @@ func sandboxSummary() string {
 	case abi < 4:
 		return fmt.Sprintf("Landlock ABI %d: files limited, TCP not (needs ABI 4, Linux 6.7)", abi)
 	default:
-		return fmt.Sprintf("Landlock ABI %d: files and TCP limited", abi)
+		return fmt.Sprintf("Landlock ABI %d: files and TCP limited; the worker itself makes no TCP connection", abi)
 	}
 }
 

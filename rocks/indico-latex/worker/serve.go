@@ -86,6 +86,9 @@ func serve() error {
 	if err != nil {
 		return err
 	}
+	if err := restrictOwnNetwork(); err != nil {
+		return err
+	}
 	log.Printf("serving XeLaTeX jobs on %s (timeout %s, %d at once, jobs up to %d MiB; sandbox: %s)",
 		s.socket, s.timeout, s.concurrency, s.maxBytes>>20, sandboxSummary())
 	slots := make(chan struct{}, s.concurrency)

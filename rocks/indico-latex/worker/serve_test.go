@@ -1,12 +1,70 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// dialAfterRestrictSetting makes the test binary a worker that restricts its own network, then
+// dials the address it names (Landlock applies to the whole process, so not in the test itself).
+const dialAfterRestrictSetting = "LATEX_TEST_DIAL_AFTER_RESTRICT"
+
+func TestMain(m *testing.M) {
+	if address := os.Getenv(dialAfterRestrictSetting); address != "" {
+		if err := restrictOwnNetwork(); err != nil {
+			fmt.Println(err)
+			os.Exit(2)
+		}
+		conn, err := net.DialTimeout("tcp", address, 2*time.Second)
+		if errors.Is(err, syscall.EACCES) {
+			os.Exit(0)
+		}
+		if conn != nil {
+			conn.Close()
+		}
+		fmt.Printf("dial %s after restricting: %v\n", address, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func TestOnceServingTheWorkerCannotOpenATCPConnection(t *testing.T) {
+	if abi, err := landlockABI(); err != nil || abi < 4 {
+		t.Skipf("needs Landlock's TCP rules (ABI 4, Linux 6.7); this kernel gives ABI %d (%v)", abi, err)
+	}
+	server, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	go func() {
+		for {
+			conn, err := server.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
+	reachable, err := net.DialTimeout("tcp", server.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("the address does not take connections even before the restriction: %v", err)
+	}
+	reachable.Close()
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), dialAfterRestrictSetting+"="+server.Addr().String())
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("the restricted worker connected, or failed otherwise: %v %s", err, out)
+	}
+}
 
 func TestSocketNetworkTakesAPathOrALoopbackAddress(t *testing.T) {
 	for address, want := range map[string]string{
