@@ -227,7 +227,8 @@ def test_each_container_runs_its_role(pods: dict[str, PodContainer]) -> None:
     wait_for(lambda: active(pods["0/indico"]) == {"indico", "statsd-exporter"}, 60, "unit 0's web services")
     assert active(pods["0/celery"]) == {"celery-worker", "celery-beat"}
     assert active(pods["0/indico-nginx"]) == {"nginx", "nginx-prometheus-exporter"}
-    assert active(pods["0/indico-latex"]) == {"latex"}
+    latex = pods["0/indico-latex"]
+    assert active(latex) == {"latex"}, latex.container.logs().decode(errors="replace")[-3000:]
 
 
 def test_only_the_leader_runs_beat(pods: dict[str, PodContainer]) -> None:

@@ -91,6 +91,11 @@ func serve() error {
 	}
 	log.Printf("serving XeLaTeX jobs on %s (timeout %s, %d at once, jobs up to %d MiB; sandbox: %s)",
 		s.socket, s.timeout, s.concurrency, s.maxBytes>>20, sandboxSummary())
+	return acceptJobs(listener, s)
+}
+
+// acceptJobs serves each connection in its own goroutine, at most s.concurrency jobs at once.
+func acceptJobs(listener net.Listener, s settings) error {
 	slots := make(chan struct{}, s.concurrency)
 	for {
 		conn, err := listener.Accept()
@@ -101,12 +106,19 @@ func serve() error {
 			defer conn.Close()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			handle(conn.(*net.UnixConn), s)
+			handle(conn.(jobConn), s)
 		}()
 	}
 }
 
-func handle(conn *net.UnixConn, s settings) {
+// jobConn is a client's connection, over a Unix socket or loopback TCP: the answer ends with a
+// half-close, so that the client reads to its end.
+type jobConn interface {
+	net.Conn
+	CloseWrite() error
+}
+
+func handle(conn jobConn, s settings) {
 	started := time.Now()
 	// The whole exchange is bounded: reading the job, the run, and sending the answer.
 	conn.SetDeadline(started.Add(s.timeout + 60*time.Second))
@@ -260,7 +272,7 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func reply(conn *net.UnixConn, result answer, dir string, names []string) {
+func reply(conn jobConn, result answer, dir string, names []string) {
 	// Read what the client sent past the tar's end (Python's tarfile pads to 10 KiB) up to its
 	// EOF: a socket closed with unread data resets the connection, and the client would lose the
 	// answer (seen in CI under load).

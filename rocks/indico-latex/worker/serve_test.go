@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -124,4 +126,32 @@ func socketMode(t *testing.T, path string) uint32 {
 		t.Fatal(err)
 	}
 	return uint32(info.Mode().Perm())
+}
+
+// A job that is not one (no JSON line) is answered with its error, on both transports: the
+// worker's reading and answering do not depend on which one the client came by.
+func TestABadRequestIsAnsweredOnBothTransports(t *testing.T) {
+	for _, address := range []string{filepath.Join(t.TempDir(), "latex.sock"), "127.0.0.1:0"} {
+		listener, err := listen(address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings := settings{timeout: 5 * time.Second, maxBytes: 1 << 20, jobsDir: t.TempDir(), concurrency: 1}
+		go acceptJobs(listener, settings)
+		network, _ := socketNetwork(address)
+		client, err := net.DialTimeout(network, listener.Addr().String(), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client.Write([]byte("this is not a job\n"))
+		client.(jobConn).CloseWrite()
+		client.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(client).ReadString('\n')
+		client.Close()
+		listener.Close()
+		var got answer
+		if err != nil || json.Unmarshal([]byte(line), &got) != nil || got.Exit != 1 || got.Error == "" {
+			t.Errorf("%s: answer %q (%v), want exit 1 with the error", network, line, err)
+		}
+	}
 }
