@@ -28,6 +28,7 @@ from ops import testing
 from rockbuild.build.artifact import BuiltRock
 from tests import real_providers
 from tests.image import indico_site
+from tests.image.charm_in_pod import unreachable
 from tests.image.conftest import wait_for
 from tests.image.services import Postgres, Redis, free_port, stop_process
 from tests.image.test_indico_rocks import indico_env
@@ -47,7 +48,7 @@ def charm_scrape_config() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     state = testing.State(
         leader=True,
         relations={relation},
-        containers={testing.Container(name, can_connect=False) for name in ("indico", "celery", "indico-nginx")},
+        containers=unreachable(),
         networks={testing.Network("metrics-endpoint", ingress_addresses=[UNIT_ADDRESS])},
         model=testing.Model("obs", uuid="00000000-0000-4000-8000-000000000001"),
     )
