@@ -427,7 +427,7 @@ def table(results: dict[str, Any]) -> str:
         "",
         "| shipping and run-time additions | seconds |",
         "|---|---|",
-        f"| publish both rocks to an empty loopback registry | {pub['first_push_s']} |",
+        f"| publish every rock to an empty loopback registry | {pub['first_push_s']} |",
         f"| the same publish again (blobs present) | {pub['push_again_s']} |",
         f"| indico-external: install a plugin wheel + clone a repo | {ext['install_s']} |",
         f"| indico-external: same inputs again (no pip, no git) | {ext['unchanged_s']} |",

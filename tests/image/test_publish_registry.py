@@ -15,8 +15,10 @@ import docker
 import pytest
 import yaml
 
+from rockbuild import build_rock as builder
 from rockbuild import cli
 from rockbuild.build.artifact import BuiltRock
+from rockbuild.cli import ROCKS_DIR
 from rockbuild.progress import Progress
 from rockbuild.publish.charmcraft_session import CharmcraftSession
 from rockbuild.publish.store_argv import StoreError
@@ -39,6 +41,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_publish_pushes_every_rock_and_each_pulls_back_by_its_digest(
     rocks: dict[str, BuiltRock], registry: str, docker_client: docker.DockerClient, tmp_path: Path
 ) -> None:
+    # Every rock an oci-image resource of charmcraft.yaml names (<rock>-image), the LaTeX rock too.
+    declared = yaml.safe_load((REPO / "charm" / "charmcraft.yaml").read_text())["resources"]
+    expected = {name.removesuffix("-image") for name, spec in declared.items() if spec["type"] == "oci-image"}
+    assert expected == {"indico", "indico-nginx", "indico-latex"}
+    rocks = {**rocks, "indico-latex": builder.build(ROCKS_DIR / "indico-latex", "auto")}
     manifest_file = tmp_path / "manifest.json"
     prefix = f"{registry}/indico-test"
     code = cli.main(
@@ -47,7 +54,7 @@ def test_publish_pushes_every_rock_and_each_pulls_back_by_its_digest(
     assert code == 0
     manifest = json.loads(manifest_file.read_text())
     assert manifest["status"] == "complete" and manifest["channel"] is None
-    assert {r["rock"] for r in manifest["resources"]} == {"indico", "indico-nginx"}
+    assert {r["rock"] for r in manifest["resources"]} == expected
     for record in manifest["resources"]:
         built = rocks[record["rock"]]
         assert record["state"] == "pushed" and record["version"] == built.version
