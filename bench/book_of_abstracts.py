@@ -20,9 +20,9 @@ from rockbuild import build_rock as builder
 from rockbuild.cli import ROCKS_DIR
 from tests.image import indico_site, latex_worker
 from tests.image.conftest import exec_text
+from tests.image.indico_site import CREATE_CONFERENCE
 from tests.image.services import Postgres, Redis
 from tests.image.test_indico_rocks import indico_env
-from tests.image.test_latex_pdfs import CREATE_CONFERENCE
 
 ABSTRACTS = 50
 SCRIPTS = ("Déjà vu: naïve façades in Zürich", "Η φυσική των σωματιδίων", "素粒子物理学の新しい結果")

@@ -25,6 +25,45 @@ ADMIN_EMAIL = "files-admin@example.org"
 ADMIN_USERNAME = "files-admin"  # indico-admin names the account after the address's local part
 ADMIN_PASSWORD = "files-admin-password"
 
+# A conference whose contributions (one per title after the admin's address) have an abstract
+# with a formula each, published; prints the event's id, then the contributions'.
+CREATE_CONFERENCE = """
+import sys
+from datetime import timedelta
+from indico.web.flask.app import make_app
+
+with make_app().test_request_context():
+    from flask import session
+    from indico.core.db import db
+    from indico.modules.categories import Category
+    from indico.modules.events.contributions.operations import create_contribution
+    from indico.modules.events.contributions import contribution_settings
+    from indico.modules.events.features.util import set_feature_enabled
+    from indico.modules.events.models.events import EventType
+    from indico.modules.events.operations import create_event
+    from indico.modules.users import User
+    from indico.util.date_time import now_utc
+
+    admin = User.query.filter(User.all_emails == sys.argv[1]).one()
+    session.set_session_user(admin)
+    start = now_utc().replace(microsecond=0) + timedelta(days=7)
+    event = create_event(Category.get_root(), EventType.conference,
+                         {'title': 'LaTeX conference', 'start_dt': start, 'end_dt': start + timedelta(days=1),
+                          'timezone': 'UTC', 'creator': admin})
+    set_feature_enabled(event, 'abstracts', True)
+    contribution_settings.set(event, 'published', True)
+    db.session.commit()  # contributions number themselves in a session of their own
+    ids = []
+    for title in sys.argv[2:]:
+        contribution = create_contribution(event, {
+            'title': title, 'duration': timedelta(minutes=20),
+            'description': f'The abstract of *{title}*, with $E = mc^2$ and $\\\\sum_{{i=1}}^n x_i$.',
+        })
+        ids.append(contribution.id)
+    db.session.commit()
+    print(event.id, *ids)
+"""
+
 CREATE_EVENT = """
 import sys
 from datetime import timedelta

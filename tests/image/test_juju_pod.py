@@ -50,6 +50,7 @@ from tests.image.charm_in_pod import (
 )
 from tests.image.conftest import wait_for
 from tests.image.git_server import GitHttpsServer
+from tests.image.indico_site import CREATE_CONFERENCE
 from tests.image.ingress_proxy import TlsIngress
 from tests.image.juju_pod import (
     ARCHIVE_PATH,
@@ -61,7 +62,7 @@ from tests.image.juju_pod import (
     start_like_juju,
 )
 from tests.image.services import Postgres, Redis, free_port
-from tests.image.test_latex_pdfs import CREATE_CONFERENCE, pdf_text
+from tests.image.test_latex_pdfs import pdf_text
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "charm" / "src"))
