@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ROCKS ?=
 # An earlier Indico release under rocks/releases/ (e.g. 3.3.13), built from the same rockcraft.yaml.
 RELEASE ?=
-# How many rocks build at once (default: one per core).
+# How many rocks build at once (default: every rock, up to one more than there are cores).
 JOBS ?=
 BUILDER ?= auto
 # Real rockcraft's source, for BUILDER=rockcraft without the snap and for `make parity`.

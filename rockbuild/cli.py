@@ -167,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
         "-j",
         type=int,
         metavar="N",
-        help="build up to N rocks at once (default: one per core, at most one per rock; 1 builds them in turn)",
+        help="build up to N rocks at once (default: every rock, at most cores + 1; 1 builds them in turn)",
     )
     rocks.set_defaults(func=cmd_rocks)
 

@@ -28,11 +28,24 @@ CHISEL_VERSION = "v1.1.0"
 # it is left out of that check (GONOSUMDB) and this pin is checked instead.
 CHISEL_SUM = "h1:FabiuSWZWs8OVTEg+QkkWipaB7syTAnpnTQV5y10v4U="
 RELEASE_SETTING = "ROCKBUILD_CHISEL_RELEASE"
-IN_CONTAINER = "/rockbuild/chisel"
+IN_CONTAINER = "/rockbuild/chisel"  # the machine's chisel builds, one directory per version
 RELEASE_IN_CONTAINER = "/rockbuild/chisel-release"
+BINARY_IN_CONTAINER = f"{IN_CONTAINER}/{CHISEL_VERSION}/chisel.bin"
+# How long the wrapper waits for the builder to finish making chisel (a build that fails stops
+# the build container first, so this bounds only a build that hangs).
+WAIT_SECONDS = 1800
 
 WRAPPER = f"""#!/bin/sh
 # rockbuild: chisel {CHISEL_VERSION} with the slice definitions the build was given (see rockbuild/chisel.py).
+# The local builder makes chisel beside the parts; the first call waits for it.
+waited=0
+until [ -x {BINARY_IN_CONTAINER} ]; do
+  if [ $waited -ge {WAIT_SECONDS} ]; then
+    echo "chisel {CHISEL_VERSION} was not built within {WAIT_SECONDS} s: see the builder cache, logs/chisel.bin.log" >&2
+    exit 1
+  fi
+  sleep 1; waited=$((waited + 1))
+done
 cmd=$1; shift
 set -- "$cmd" "$@"
 if [ "$cmd" = cut ]; then
@@ -40,13 +53,18 @@ if [ "$cmd" = cut ]; then
   for arg; do shift; case "$arg" in --ignore=*) ;; *) set -- "$@" "$arg" ;; esac; done
   if [ -d {RELEASE_IN_CONTAINER} ]; then set -- cut --release {RELEASE_IN_CONTAINER} "$@"; else set -- cut "$@"; fi
 fi
-exec {IN_CONTAINER}/chisel.bin "$@"
+exec {BINARY_IN_CONTAINER} "$@"
 """
 
 
+def builds() -> Path:
+    """The machine's chisel builds, one directory per version, each appearing whole when made."""
+    return cache_root() / "chisel"
+
+
 def ensure_chisel(tool_image: str, progress: Progress) -> Path:
-    """A directory with the chisel binary (built once per machine) and its wrapper `chisel`."""
-    out_dir = cache_root() / "chisel" / CHISEL_VERSION
+    """The directory of the chisel binary, built once per machine."""
+    out_dir = builds() / CHISEL_VERSION
     buildenv.build_go_binary(
         tool_image,
         CHISEL_MODULE,
@@ -57,12 +75,18 @@ def ensure_chisel(tool_image: str, progress: Progress) -> Path:
         progress,
         pinned_sum=CHISEL_SUM,
     )
-    wrapper = out_dir / "chisel"
-    if not wrapper.is_file() or wrapper.read_text() != WRAPPER:  # another build may be running it
-        with exclusive(wrapper, "chisel's wrapper"), atomic.replacing(wrapper) as partial:
+    return out_dir
+
+
+def wrapper() -> Path:
+    """The wrapper craft-parts runs as `chisel` (written once per version; it needs no binary yet)."""
+    path = cache_root() / "chisel-wrapper" / CHISEL_VERSION / "chisel"
+    if not path.is_file() or path.read_text() != WRAPPER:  # another build may be running it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive(path, "chisel's wrapper"), atomic.replacing(path) as partial:
             partial.write_text(WRAPPER)
             partial.chmod(0o755)
-    return out_dir
+    return path
 
 
 def release_fingerprint() -> str:
@@ -122,11 +146,12 @@ def _unpack_release(path: Path, setting: str, unpacked: Path, progress: Progress
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def container_mounts(chisel_dir: Path, release: Path | None) -> dict[str, str]:
-    """Host path -> container path: chisel (ensure_chisel), its wrapper (craft-parts runs `chisel`
-    from PATH) and the slice definitions (release_dir), the same in the local builder's containers
-    and real rockcraft's."""
-    mounts = {str(chisel_dir): IN_CONTAINER, str(chisel_dir / "chisel"): "/usr/local/bin/chisel"}
+def container_mounts(release: Path | None) -> dict[str, str]:
+    """Host path -> container path: the chisel builds (ensure_chisel), the wrapper (craft-parts
+    runs `chisel` from PATH) and the slice definitions (release_dir), the same in the local
+    builder's containers and real rockcraft's."""
+    builds().mkdir(parents=True, exist_ok=True)
+    mounts = {str(builds()): IN_CONTAINER, str(wrapper()): "/usr/local/bin/chisel"}
     if release is not None:
         mounts[str(release)] = RELEASE_IN_CONTAINER
     return mounts

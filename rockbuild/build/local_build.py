@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from rockbuild.build import base as bases
@@ -13,6 +14,7 @@ from rockbuild.build import buildenv, chisel, lifecycle, local_support, oci
 from rockbuild.build.artifact import BuiltRock, load_into_docker, rock_path
 from rockbuild.build.project import Project, load_project
 from rockbuild.cache import cache_root, digest_of, empty_directory, exclusive, record_owner
+from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
 
 # The builder's own code: a change to it rebuilds the rocks.
@@ -94,6 +96,48 @@ def _start_cold_if_the_environment_changed(work: Path, environment: str, progres
     marker.write_text(environment)
 
 
+def _run_lifecycle(
+    rock_dir: Path,
+    project: Project,
+    base: bases.BaseImage,
+    tool_image: str,
+    made_beside: list[Future[Path]],
+    progress: Progress,
+    verbose: bool,
+) -> lifecycle.LifecycleResult:
+    tools: dict[str, str] = {}
+    slices = ""
+    if project.uses_slices:
+        tools, slices = chisel.container_mounts(chisel.release_dir(progress)), chisel.release_fingerprint()
+    work = work_dir_for(rock_dir, project.name)
+    environment = f"{base.digest} {tool_image} {buildenv.PEBBLE_VERSION} {tools} {slices}"
+    _start_cold_if_the_environment_changed(work, environment, progress)
+    record_owner(work, rock_dir)
+    container = buildenv.build_container_for(
+        project.name, rock_dir, work, tool_image, base, buildenv.pebble_builds(), tools
+    )
+    progress.say("build container", container.name)
+    container.start()
+
+    # A tool that fails to build stops the container, so a part waiting for it ends with it.
+    def stop_if_failed(made: Future[Path]) -> None:
+        if made.exception() is not None:
+            container.stop()
+
+    for tool in made_beside:
+        tool.add_done_callback(stop_if_failed)
+    try:
+        return lifecycle.run_parts(project, container, work, base.digest, progress, verbose)
+    except BuildError:
+        for tool in made_beside:
+            failure = tool.exception() if tool.done() else None
+            if failure is not None:
+                raise failure from None
+        raise
+    finally:
+        container.stop()
+
+
 def _build_local(
     rock_dir: Path, project: Project, base: bases.BaseImage, progress: Progress, verbose: bool, force: bool, load: bool
 ) -> BuiltRock:
@@ -111,24 +155,14 @@ def _build_local(
         else bases.ensure_base(project.effective_build_base, progress)
     )
     tool_image = buildenv.ensure_tool_image(build_base, progress)
-    pebble_dir = buildenv.ensure_pebble(tool_image, progress)
-    tools: dict[str, str] = {}
-    chisel_used, slices = None, ""  # (chisel's directory, the slice definitions), as the marker names them
-    if project.uses_slices:
-        chisel_used = (chisel.ensure_chisel(tool_image, progress), chisel.release_dir(progress))
-        tools, slices = chisel.container_mounts(*chisel_used), chisel.release_fingerprint()
+    # Pebble and chisel are made beside the parts, not before them: the hidden pebble part needs
+    # Pebble late, the first slice needs chisel after the build packages are in, and each waits there.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{project.name}-tools") as beside:
+        made_beside = [beside.submit(buildenv.ensure_pebble, tool_image, progress)]
+        if project.uses_slices:
+            made_beside.append(beside.submit(chisel.ensure_chisel, tool_image, progress))
+        result = _run_lifecycle(rock_dir, project, base, tool_image, made_beside, progress, verbose)
     work = work_dir_for(rock_dir, project.name)
-    environment = f"{base.digest} {tool_image} {pebble_dir} {chisel_used} {slices}"
-    _start_cold_if_the_environment_changed(work, environment, progress)
-    record_owner(work, rock_dir)
-    container = buildenv.build_container_for(project.name, rock_dir, work, tool_image, base, pebble_dir, tools)
-    progress.say("build container", container.name)
-    container.start()
-    try:
-        result = lifecycle.run_parts(project, container, work, base.digest, progress, verbose)
-    finally:
-        container.stop()
-
     out = rock_path(rock_dir, project, result.version)
     image = oci.assemble(project, result.version, base, result.prime, work, progress)
     progress.say("export", out.name)

@@ -19,16 +19,31 @@ LAYERS_DIR = "var/lib/pebble/default/layers"
 ENTRYPOINT = ["/usr/bin/pebble", "enter"]
 
 
-def hidden_part(version: str, binary_dir_in_container: str) -> dict[str, Any]:
+# How long the hidden part waits for the builder to finish making Pebble (a build that fails
+# stops the build container first, so this bounds only a build that hangs).
+PEBBLE_WAIT_SECONDS = 1800
+
+
+def hidden_part(version: str, builds_in_container: str) -> dict[str, Any]:
     """The part that stands in for rockcraft's `stage-snaps: [pebble/latest/stable]` part.
 
-    The version is written into the part so that a Pebble upgrade marks the part dirty.
+    The local builder compiles Pebble beside the parts rather than before them (it is needed only
+    here, and its compile took 45 s of a fresh build's critical path), so the part waits for
+    `<builds>/<version>/pebble`, which the builder moves into place whole. The version is written
+    into the part so that a Pebble upgrade marks the part dirty.
     """
+    binary = f"{builds_in_container}/{version}/pebble"
+    late = f"Pebble {version} was not built within {PEBBLE_WAIT_SECONDS} s: see logs/pebble.log in the builder cache"
     return {
         "plugin": "nil",
         "override-build": (
             f"# pebble {version}, built from source by the local builder\n"
-            f'install -D -m 0755 {binary_dir_in_container}/pebble "$CRAFT_PART_INSTALL/{BINARY}"'
+            "waited=0\n"
+            f"until [ -x {binary} ]; do\n"
+            f"  [ $waited -lt {PEBBLE_WAIT_SECONDS} ] || {{ echo '{late}' >&2; exit 1; }}\n"
+            "  sleep 1; waited=$((waited + 1))\n"
+            "done\n"
+            f'install -D -m 0755 {binary} "$CRAFT_PART_INSTALL/{BINARY}"'
         ),
         "stage": [BINARY],
         "override-prime": (f"craftctl default\nmkdir -p {LAYERS_DIR}\nchmod 777 var/lib/pebble/default"),

@@ -75,9 +75,8 @@ def pack(
         }
         if project.uses_slices:
             # The same chisel, wrapper and slice definitions as the local builder's containers.
-            for host, inside in chisel.container_mounts(
-                chisel.ensure_chisel(tool_image, progress), chisel.release_dir(progress)
-            ).items():
+            chisel.ensure_chisel(tool_image, progress)
+            for host, inside in chisel.container_mounts(chisel.release_dir(progress)).items():
                 volumes[host] = {"bind": inside, "mode": "ro"}
         with base_registry.serve(image_base) as served:
             progress.say("rockcraft", f"pack --destructive-mode in {image} (base from {served.address})")

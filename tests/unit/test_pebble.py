@@ -48,6 +48,7 @@ def test_entrypoint_command_replaces_both() -> None:
 
 def test_hidden_part_installs_the_binary_and_prepares_the_layers_dir() -> None:
     part = pebble.hidden_part("v1.2.3", "/opt/pebble")
+    assert "/opt/pebble/v1.2.3/pebble" in part["override-build"]
     assert part["stage"] == ["usr/bin/pebble"]
     assert "v1.2.3" in part["override-build"], "a new Pebble version must mark the part dirty"
     assert "chmod 777 var/lib/pebble/default" in part["override-prime"]

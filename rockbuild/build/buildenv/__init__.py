@@ -34,6 +34,7 @@ from rockbuild.build.buildenv.tool_image import (
     build_go_binary,
     ensure_pebble,
     ensure_tool_image,
+    pebble_builds,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "ensure_tool_image",
     "fuse_access",
     "go_module_cache_volume",
+    "pebble_builds",
     "pip_cache_volume",
     "project_key",
     "refuse_weakened_verification",

@@ -20,6 +20,9 @@ from rockbuild.cache import cache_root, digest_of
 from rockbuild.errors import BuildError
 
 SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the directory that holds the rockbuild package
+# Go's compile cache where the Go tools' builds keep theirs (the machine's /root/go is their /go):
+# the standard library and shared modules compile once for Pebble, chisel and every Go part.
+GO_BUILD_CACHE = {"GOCACHE": "/root/go/build-cache"}
 
 
 def project_key(project_dir: Path) -> str:
@@ -86,7 +89,7 @@ class BuildContainer:
     def exec(self, argv: list[str]) -> Iterator[bytes]:
         """Run `argv` in the container, yielding its output; raise BuildError on a non-zero exit."""
         api = docker_engine.client().api
-        exec_id = api.exec_create(self.name, argv, environment=container_env())["Id"]
+        exec_id = api.exec_create(self.name, argv, environment={**GO_BUILD_CACHE, **container_env()})["Id"]
         yield from api.exec_start(exec_id, stream=True)
         code = api.exec_inspect(exec_id)["ExitCode"]
         if code != 0:
@@ -103,10 +106,12 @@ def build_container_for(
     work: Path,
     tool_image: str,
     base: BaseImage,
-    pebble_dir: Path,
+    pebble_builds: Path,
     tools: dict[str, str] | None = None,
 ) -> BuildContainer:
-    """`tools`: more read-only mounts, host path -> container path (chisel, for rocks with slices)."""
+    """`pebble_builds`: the machine's Pebble builds, each version's directory appearing whole when
+    it is made; `tools`: more read-only mounts, host path -> container path (chisel, for rocks with
+    slices)."""
     root = cache_root()
     mounts = {
         str(project_dir.resolve()): "/project",
@@ -114,7 +119,7 @@ def build_container_for(
         str(root / "craft-parts"): "/cache",
         str(root / "pip"): "/root/.cache/pip",
         str(root / "go"): "/root/go",
-        str(pebble_dir): "/rockbuild/pebble",
+        str(pebble_builds): "/rockbuild/pebble",
         str(SOURCE_ROOT / "rockbuild"): "/rockbuild/src/rockbuild",
         str(base.rootfs): "/rockbuild/base",
         **(tools or {}),

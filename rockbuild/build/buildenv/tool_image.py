@@ -100,9 +100,15 @@ def build_go_binary(
         staging.rename(out_dir)
 
 
+def pebble_builds() -> Path:
+    """The machine's Pebble builds, one directory per version (a build container mounts them all,
+    so a build can start before its Pebble is made: see `pebble.hidden_part`)."""
+    return cache_root() / "pebble"
+
+
 def ensure_pebble(tool_image: str, progress: Progress) -> Path:
     """A static Pebble binary built from source at PEBBLE_VERSION, as upstream builds it."""
-    out_dir = cache_root() / "pebble" / PEBBLE_VERSION
+    out_dir = pebble_builds() / PEBBLE_VERSION
     build_go_binary(
         tool_image, "github.com/canonical/pebble", PEBBLE_VERSION, "./cmd/pebble", out_dir, "pebble", progress
     )
