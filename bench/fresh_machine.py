@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-GOALS = {"make rocks": 300.0}
+# Issue 28: `make rocks` on a fresh machine in 5 minutes, and the whole test suite cold in 25.
+GOALS = {"make rocks": 300.0, "make test": 1500.0}
 TOOL_IMAGE = "rockbuild-tools"
 
 
@@ -43,10 +44,20 @@ def remove_tool_images() -> None:
         subprocess.run(["docker", "rmi", "--force", ref], check=False, capture_output=True)
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(busy, all) seconds of every core since boot, from /proc/stat: how much of a run's time the
+    cores worked (containers included, which a child's rusage leaves out)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def timed_make(target: str, cache: Path, log: Path, *settings: str) -> dict[str, Any]:
     """Run `make target` with the builder's cache at `cache`; its output goes to `log` (and the
     progress lines to this terminal)."""
     env = dict(os.environ, ROCKBUILD_CACHE=str(cache))
+    busy_before, all_before = cpu_seconds()
     started = time.monotonic()
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -58,7 +69,18 @@ def timed_make(target: str, cache: Path, log: Path, *settings: str) -> dict[str,
             if re.match(r"\[\s*[\d.]+s\] ", line):  # the builder's progress lines
                 print(f"    {line.rstrip()}", file=sys.stderr, flush=True)
         code = process.wait()
-    return {"seconds": round(time.monotonic() - started, 1), "exit": code, "log": str(log)}
+    seconds = round(time.monotonic() - started, 1)
+    busy_after, all_after = cpu_seconds()
+    busy = busy_after - busy_before
+    return {
+        "seconds": seconds,
+        "exit": code,
+        "log": str(log),
+        # Core-seconds of work and the share of the cores it kept busy: a build near 100 % is
+        # bound by its work, and no ordering makes it shorter than work / cores.
+        "cpu_seconds": round(busy, 1),
+        "cpu_busy_percent": round(100 * busy / max(all_after - all_before, 1e-9), 1),
+    }
 
 
 def fresh_rocks(jobs: int, workspace: Path) -> tuple[dict[str, Any], Path]:
@@ -99,12 +121,13 @@ def main() -> int:
         say("make test on that build's cache")
         results["make test"] = timed_make("test", first_cache, workspace / "make-test.log")
     args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'figure':<28} {'seconds':>8} {'goal':>8}")
-    for setting, result in results["make rocks"].items():
-        goal = GOALS["make rocks"]
-        print(f"{'make rocks ' + setting:<28} {result['seconds']:>8} {goal:>8}")
+    print(f"{'figure':<28} {'seconds':>8} {'goal':>8} {'cpu s':>8} {'busy %':>7}")
+    rows = [(f"make rocks {setting}", r, GOALS["make rocks"]) for setting, r in results["make rocks"].items()]
     if "make test" in results:
-        print(f"{'make test':<28} {results['make test']['seconds']:>8} {'':>8}")
+        rows.append(("make test", results["make test"], GOALS["make test"]))
+    for label, result, goal in rows:
+        cpu, busy = result["cpu_seconds"], result["cpu_busy_percent"]
+        print(f"{label:<28} {result['seconds']:>8} {goal:>8} {cpu:>8} {busy:>7}")
     print(f"logs and caches in {workspace}; results in {args.output}")
     failed = [k for k, r in results["make rocks"].items() if r["exit"]] + (
         ["make test"] if results.get("make test", {}).get("exit") else []

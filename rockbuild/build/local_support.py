@@ -8,7 +8,10 @@ from rockbuild.build.base import SUITES
 from rockbuild.build.project import Project
 from rockbuild.errors import BuildError
 
-GO_HINT = "for a Go toolchain use `build-packages: [golang-go]` with `build-environment: [{GOTOOLCHAIN: auto}]`"
+GO_HINT = (
+    "for a Go toolchain use `build-packages: [golang-go]` with a pinned toolchain, "
+    "`build-environment: [{GOTOOLCHAIN: go1.26.11}]`"
+)
 MACHINE_TO_DEB = {
     "x86_64": "amd64",
     "aarch64": "arm64",

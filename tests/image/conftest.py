@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -174,8 +175,33 @@ def chisel_release() -> Path:
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
+def lane_times(reports: list[pytest.TestReport]) -> dict[str, dict[str, float]]:
+    """Seconds per lane and module (setup, call and teardown together): where `make test`'s time
+    goes, and each module's own figure (issue 28 item 5)."""
+    times: dict[str, dict[str, float]] = {}
+    for report in reports:
+        module = PurePosixPath(report.nodeid.split("::", 1)[0]).name
+        lane = times.setdefault(lane_of(report.nodeid), {})
+        lane[module] = lane.get(module, 0.0) + report.duration
+    return {
+        lane: dict(sorted(((m, round(t, 1)) for m, t in modules.items()), key=lambda item: -item[1]))
+        for lane, modules in sorted(times.items())
+    }
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """List what the tests saved for people to look at (the browser tests' screenshots)."""
+    """Each lane's time by module (also in test-artifacts/image-test-times.json), and what the
+    tests saved for people to look at (the browser tests' screenshots)."""
+    reports = [r for key in ("passed", "failed", "skipped", "error") for r in terminalreporter.stats.get(key, [])]
+    times = lane_times([r for r in reports if isinstance(r, pytest.TestReport)])
+    if times:
+        terminalreporter.section("image tests: seconds per lane and module")
+        for lane, modules in times.items():
+            terminalreporter.write_line(f"lane {lane}: {round(sum(modules.values()))} s")
+            for module, seconds in modules.items():
+                terminalreporter.write_line(f"  {seconds:8.1f}  {module}")
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "image-test-times.json").write_text(json.dumps(times, indent=2) + "\n")
     saved = sorted(path for path in ARTIFACTS.rglob("*") if path.is_file()) if ARTIFACTS.is_dir() else []
     if saved:
         terminalreporter.section("test artifacts")

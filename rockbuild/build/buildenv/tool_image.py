@@ -19,6 +19,9 @@ TOOL_IMAGE_RECIPE = "3"  # bump when ensure_tool_image changes how the image is 
 
 
 PEBBLE_VERSION = "v1.32.1"
+# The Go toolchain of every Go build, the rocks' Go parts included (their build-environment names
+# the same): one download, and the standard library compiled once into the shared build cache.
+GO_TOOLCHAIN = "go1.26.11"
 
 
 def ensure_tool_image(base: BaseImage, progress: Progress) -> str:
@@ -74,7 +77,7 @@ def build_go_binary(
         staging.mkdir(parents=True)
         go_cache = cache_root() / "go"
         go_cache.mkdir(parents=True, exist_ok=True)
-        env = "GOTOOLCHAIN=auto CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw"
+        env = f"GOTOOLCHAIN={GO_TOOLCHAIN} CGO_ENABLED=0 GOPATH=/go GOCACHE=/go/build-cache GOFLAGS=-modcacherw"
         check = ""
         if pinned_sum:
             env += f' GONOSUMDB="${{GONOSUMDB:+$GONOSUMDB,}}{module}"'
