@@ -83,12 +83,13 @@ def timed_make(target: str, cache: Path, log: Path, *settings: str) -> dict[str,
     }
 
 
-def fresh_rocks(jobs: int, workspace: Path) -> tuple[dict[str, Any], Path]:
+def fresh_rocks(jobs: int, workspace: Path, rocks: list[str]) -> tuple[dict[str, Any], Path]:
     cache = workspace / f"cache-jobs-{jobs}"
     cache.mkdir(parents=True)
     remove_tool_images()
-    say(f"make rocks JOBS={jobs}, builder cache {cache} (empty), no build-tool image")
-    result = timed_make("rocks", cache, workspace / f"make-rocks-jobs-{jobs}.log", f"JOBS={jobs}")
+    say(f"make rocks JOBS={jobs} {' '.join(rocks)}, builder cache {cache} (empty), no build-tool image")
+    settings = [f"JOBS={jobs}", *([f"ROCKS={' '.join(rocks)}"] if rocks else [])]
+    result = timed_make("rocks", cache, workspace / f"make-rocks-jobs-{jobs}.log", *settings)
     say(f"make rocks JOBS={jobs}: {result['seconds']} s (exit {result['exit']})")
     return result, cache
 
@@ -98,7 +99,14 @@ def main() -> int:
         prog="bench/fresh_machine.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--jobs", type=int, nargs="+", default=[2, 1], help="JOBS settings to time `make rocks` with (default: 2 1)"
+        "--jobs",
+        type=int,
+        nargs="+",
+        default=[3, 1],
+        help="JOBS settings to time `make rocks` with (default: 3 1, every rock at once, then in turn)",
+    )
+    parser.add_argument(
+        "--rocks", nargs="+", default=[], help="build only these rocks (default: every rocks/*/rockcraft.yaml)"
     )
     parser.add_argument("--tests", action="store_true", help="then time `make test` on the first build's cache")
     parser.add_argument(
@@ -114,8 +122,8 @@ def main() -> int:
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "make rocks": {}}
     first_cache = None
     for jobs in args.jobs:
-        result, cache = fresh_rocks(jobs, workspace)
-        results["make rocks"][f"JOBS={jobs}"] = result
+        result, cache = fresh_rocks(jobs, workspace, args.rocks)
+        results["make rocks"][" ".join([f"JOBS={jobs}", *args.rocks])] = result
         first_cache = first_cache or cache
     if args.tests and first_cache is not None:
         say("make test on that build's cache")

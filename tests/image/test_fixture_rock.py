@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from rockbuild import build_rock as builder
-from rockbuild.build import buildenv, local_build
+from rockbuild.build import buildenv, lifecycle, local_build
 from rockbuild.build.artifact import BuiltRock
+from rockbuild.build.buildenv import tool_image
 from rockbuild.errors import BuildError
 from tests.image.conftest import FIXTURES, exec_text, wait_for
 from tests.unit.conftest import MINIMAL
@@ -231,3 +232,30 @@ def test_a_part_gets_only_the_tools_it_declares(tmp_path: Path, docker_client: d
             builder.build(rock_dir, "local")
     finally:
         local_build.forget(rock_dir)
+
+
+def test_a_pebble_that_cannot_be_built_fails_the_build_with_its_own_error(
+    tmp_path: Path, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pebble is made beside the parts while the hidden part waits for it: its failure must stop
+    that wait and be the error reported, not a wait until the part's time limit."""
+    missing = "v0.0.0-rockbuild-test"  # no such Pebble version on the Go module proxy
+    monkeypatch.setattr(tool_image, "PEBBLE_VERSION", missing)
+    monkeypatch.setattr(lifecycle, "PEBBLE_VERSION", missing)
+    rock_dir = tmp_path / "no-pebble"
+    rock_dir.mkdir()
+    (rock_dir / "rockcraft.yaml").write_text(
+        yaml.safe_dump(
+            {**MINIMAL, "name": "no-pebble", "parts": {"slow": {"plugin": "nil", "override-build": "sleep 2"}}}
+        )
+    )
+    try:
+        with pytest.raises(BuildError) as caught:
+            builder.build(rock_dir, "local")
+    finally:
+        local_build.forget(rock_dir)
+    message = str(caught.value)
+    assert f"github.com/canonical/pebble@{missing}" in message, message
+    assert "was not built within" not in message
+    assert not list(rock_dir.glob("*.rock*"))
+    assert not (buildenv.pebble_builds() / missing / "pebble").exists()
