@@ -192,8 +192,10 @@ def lane_times(reports: list[pytest.TestReport]) -> dict[str, dict[str, float]]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Each lane's time by module (also in test-artifacts/image-test-times.json), and what the
     tests saved for people to look at (the browser tests' screenshots)."""
-    reports = [r for key in ("passed", "failed", "skipped", "error") for r in terminalreporter.stats.get(key, [])]
-    times = lane_times([r for r in reports if isinstance(r, pytest.TestReport)])
+    # Every phase's report, the passing setups and teardowns (kept under "") included: a module's
+    # session fixtures (rock builds, sites) take most of its time.
+    reports = [r for kept in terminalreporter.stats.values() for r in kept if isinstance(r, pytest.TestReport)]
+    times = lane_times(reports)
     if times:
         terminalreporter.section("image tests: seconds per lane and module")
         for lane, modules in times.items():

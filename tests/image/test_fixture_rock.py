@@ -259,3 +259,34 @@ def test_a_pebble_that_cannot_be_built_fails_the_build_with_its_own_error(
     assert "was not built within" not in message
     assert not list(rock_dir.glob("*.rock*"))
     assert not (buildenv.pebble_builds() / missing / "pebble").exists()
+
+
+def test_two_parts_staging_one_path_differently_fail_with_craft_parts_error(
+    tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    """The runner checks stage collisions once after the builds instead of before every stage
+    action: a collision must still stop the build, with craft-parts' own error."""
+    rock_dir = tmp_path / "colliding"
+    rock_dir.mkdir()
+    writes = 'mkdir -p "$CRAFT_PART_INSTALL/etc" && echo {} > "$CRAFT_PART_INSTALL/etc/shared.conf"'
+    (rock_dir / "rockcraft.yaml").write_text(
+        yaml.safe_dump(
+            {
+                **MINIMAL,
+                "name": "colliding-fixture",
+                "parts": {
+                    "first": {"plugin": "nil", "override-build": writes.format("one")},
+                    "second": {"plugin": "nil", "override-build": writes.format("two")},
+                    "third": {"plugin": "nil", "override-build": "true"},
+                },
+            }
+        )
+    )
+    try:
+        with pytest.raises(BuildError) as caught:
+            builder.build(rock_dir, "local")
+    finally:
+        local_build.forget(rock_dir)
+    message = str(caught.value)
+    assert "etc/shared.conf" in message and "first" in message and "second" in message, message
+    assert not list(rock_dir.glob("*.rock*"))
