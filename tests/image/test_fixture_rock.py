@@ -186,52 +186,33 @@ def test_an_unchanged_rock_is_reused_not_rebuilt(fixture_rock: BuiltRock) -> Non
     assert again.path == fixture_rock.path and again.image_id == fixture_rock.image_id
 
 
-def test_a_failing_part_stops_the_build_and_leaves_no_rock(tmp_path: Path, docker_client: docker.DockerClient) -> None:
-    rock_dir = tmp_path / "failing"
+def failed_build(tmp_path: Path, name: str, parts: dict[str, Any]) -> str:
+    """Build a rock of these parts in a temporary directory, which must fail and leave no rock
+    behind; its error message."""
+    rock_dir = tmp_path / name
     rock_dir.mkdir()
-    (rock_dir / "rockcraft.yaml").write_text(
-        yaml.safe_dump(
-            {
-                **MINIMAL,
-                "name": "failing-fixture",
-                "parts": {"broken": {"plugin": "nil", "override-build": "echo about to fail; exit 3"}},
-            }
-        )
-    )
+    (rock_dir / "rockcraft.yaml").write_text(yaml.safe_dump({**MINIMAL, "name": name, "parts": parts}))
     try:
         with pytest.raises(BuildError) as caught:
             builder.build(rock_dir, "local")
     finally:
         local_build.forget(rock_dir)  # its work directory and container are keyed by this temporary path
-    message = str(caught.value)
-    assert "parts lifecycle failed" in message and "broken" in message
     assert not list(rock_dir.glob("*.rock*"))
+    return str(caught.value)
+
+
+def test_a_failing_part_stops_the_build_and_leaves_no_rock(tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    parts = {"broken": {"plugin": "nil", "override-build": "echo about to fail; exit 3"}}
+    message = failed_build(tmp_path, "failing-fixture", parts)
+    assert "parts lifecycle failed" in message and "broken" in message
 
 
 def test_a_part_gets_only_the_tools_it_declares(tmp_path: Path, docker_client: docker.DockerClient) -> None:
     """As in rockcraft's build instance, which has none of them: a rock that builds here builds there."""
-    rock_dir = tmp_path / "undeclared"
-    rock_dir.mkdir()
-    (rock_dir / "rockcraft.yaml").write_text(
-        yaml.safe_dump(
-            {
-                **MINIMAL,
-                "name": "undeclared-tool",
-                # Succeeds (and so fails the test) as soon as one undeclared tool is there.
-                "parts": {
-                    "probe": {
-                        "plugin": "nil",
-                        "override-build": "for t in go git pip3; do command -v $t && exit 0; done; exit 7",
-                    }
-                },
-            }
-        )
-    )
-    try:
-        with pytest.raises(BuildError, match="parts lifecycle failed"):
-            builder.build(rock_dir, "local")
-    finally:
-        local_build.forget(rock_dir)
+    # Succeeds (and so fails the test) as soon as one undeclared tool is there.
+    probe = "for t in go git pip3; do command -v $t && exit 0; done; exit 7"
+    message = failed_build(tmp_path, "undeclared-tool", {"probe": {"plugin": "nil", "override-build": probe}})
+    assert "parts lifecycle failed" in message
 
 
 def test_a_pebble_that_cannot_be_built_fails_the_build_with_its_own_error(
@@ -242,22 +223,9 @@ def test_a_pebble_that_cannot_be_built_fails_the_build_with_its_own_error(
     missing = "v0.0.0-rockbuild-test"  # no such Pebble version on the Go module proxy
     monkeypatch.setattr(tool_image, "PEBBLE_VERSION", missing)
     monkeypatch.setattr(lifecycle, "PEBBLE_VERSION", missing)
-    rock_dir = tmp_path / "no-pebble"
-    rock_dir.mkdir()
-    (rock_dir / "rockcraft.yaml").write_text(
-        yaml.safe_dump(
-            {**MINIMAL, "name": "no-pebble", "parts": {"slow": {"plugin": "nil", "override-build": "sleep 2"}}}
-        )
-    )
-    try:
-        with pytest.raises(BuildError) as caught:
-            builder.build(rock_dir, "local")
-    finally:
-        local_build.forget(rock_dir)
-    message = str(caught.value)
+    message = failed_build(tmp_path, "no-pebble", {"slow": {"plugin": "nil", "override-build": "sleep 2"}})
     assert f"github.com/canonical/pebble@{missing}" in message, message
     assert "was not built within" not in message
-    assert not list(rock_dir.glob("*.rock*"))
     assert not (buildenv.pebble_builds() / missing / "pebble").exists()
 
 
@@ -266,27 +234,11 @@ def test_two_parts_staging_one_path_differently_fail_with_craft_parts_error(
 ) -> None:
     """The runner checks stage collisions once after the builds instead of before every stage
     action: a collision must still stop the build, with craft-parts' own error."""
-    rock_dir = tmp_path / "colliding"
-    rock_dir.mkdir()
     writes = 'mkdir -p "$CRAFT_PART_INSTALL/etc" && echo {} > "$CRAFT_PART_INSTALL/etc/shared.conf"'
-    (rock_dir / "rockcraft.yaml").write_text(
-        yaml.safe_dump(
-            {
-                **MINIMAL,
-                "name": "colliding-fixture",
-                "parts": {
-                    "first": {"plugin": "nil", "override-build": writes.format("one")},
-                    "second": {"plugin": "nil", "override-build": writes.format("two")},
-                    "third": {"plugin": "nil", "override-build": "true"},
-                },
-            }
-        )
-    )
-    try:
-        with pytest.raises(BuildError) as caught:
-            builder.build(rock_dir, "local")
-    finally:
-        local_build.forget(rock_dir)
-    message = str(caught.value)
+    parts = {
+        "first": {"plugin": "nil", "override-build": writes.format("one")},
+        "second": {"plugin": "nil", "override-build": writes.format("two")},
+        "third": {"plugin": "nil", "override-build": "true"},
+    }
+    message = failed_build(tmp_path, "colliding-fixture", parts)
     assert "etc/shared.conf" in message and "first" in message and "second" in message, message
-    assert not list(rock_dir.glob("*.rock*"))
