@@ -14,7 +14,6 @@ from rockbuild.build import buildenv, chisel, lifecycle, local_support, oci
 from rockbuild.build.artifact import BuiltRock, load_into_docker, rock_path
 from rockbuild.build.project import Project, load_project
 from rockbuild.cache import cache_root, digest_of, empty_directory, exclusive, record_owner
-from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
 
 # The builder's own code: a change to it rebuilds the rocks.
@@ -124,11 +123,13 @@ def _run_lifecycle(
         if made.exception() is not None:
             container.stop()
 
-    for tool in made_beside:
-        tool.add_done_callback(stop_if_failed)
     try:
+        for tool in made_beside:
+            tool.add_done_callback(stop_if_failed)  # at once if the tool has failed already
         return lifecycle.run_parts(project, container, work, base.digest, progress, verbose)
-    except BuildError:
+    except Exception:
+        # The container stopped under the lifecycle (its exec ended, or Docker refused to start
+        # one in a stopped container): the tool's own failure is the error to report.
         for tool in made_beside:
             failure = tool.exception() if tool.done() else None
             if failure is not None:

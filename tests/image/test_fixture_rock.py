@@ -229,6 +229,20 @@ def test_a_pebble_that_cannot_be_built_fails_the_build_with_its_own_error(
     assert not (buildenv.pebble_builds() / missing / "pebble").exists()
 
 
+def test_a_pebble_build_that_failed_before_the_container_started_is_the_error_reported(
+    tmp_path: Path, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order of the same race: the tool has failed before the lifecycle starts, so the
+    container is stopped before the runner's exec (which Docker then refuses)."""
+
+    def fails_at_once(tool_image: str, progress: object) -> Path:
+        raise BuildError("building Pebble failed: made to fail by the test")
+
+    monkeypatch.setattr(buildenv, "ensure_pebble", fails_at_once)
+    message = failed_build(tmp_path, "no-pebble-at-all", {"slow": {"plugin": "nil", "override-build": "sleep 2"}})
+    assert message == "building Pebble failed: made to fail by the test"
+
+
 def test_two_parts_staging_one_path_differently_fail_with_craft_parts_error(
     tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
