@@ -28,7 +28,7 @@ INTEGRATION_ARGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-host: ## install and start what builds and tests need (Docker engine, skopeo, umoci, debootstrap); idempotent
+host: ## install and start what builds and tests need (Docker engine, skopeo, umoci, mmdebstrap); idempotent
 	@scripts/ensure-host.sh
 
 $(VENV)/.installed: requirements.txt

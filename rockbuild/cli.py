@@ -143,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
         description=(
             "Build each named rock (default: all under rocks/). The result is an OCI archive next to its "
             "rockcraft.yaml, loaded into the local Docker engine as <name>:<version>. The local builder needs "
-            "Docker, skopeo, umoci and debootstrap (`make host` installs them) and caches its base image, "
+            "Docker, skopeo, umoci and mmdebstrap (`make host` installs them) and caches its base image, "
             "build tools and part work under $ROCKBUILD_CACHE (default ~/.cache/rockbuild). Build containers "
             "trust $ROCKBUILD_CA_BUNDLE (default: this host's CA bundle); it never enters the image."
         ),

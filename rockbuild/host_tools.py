@@ -1,4 +1,4 @@
-"""Runs external tools (skopeo, umoci, debootstrap) and turns their failures into BuildErrors."""
+"""Runs external tools (skopeo, umoci, mmdebstrap) and turns their failures into BuildErrors."""
 
 from __future__ import annotations
 

@@ -3,12 +3,11 @@
 # there. Supported: Debian 12 (bookworm) and Ubuntu, as root. Anywhere else it lists what is missing.
 set -euo pipefail
 
-need_cmds=(docker dockerd skopeo umoci debootstrap redis-server docker-registry wrk nginx openssl prometheus promtool slapd ldapadd
+need_cmds=(docker dockerd skopeo umoci mmdebstrap redis-server docker-registry wrk nginx openssl prometheus promtool slapd ldapadd
   chromium chromedriver pdftotext pdffonts)
 # The image tests start their own PostgreSQL and Redis on loopback; the packages only provide them.
 pg_bin_glob='/usr/lib/postgresql/*/bin/initdb'
 ubuntu_keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg
-debootstrap_noble=/usr/share/debootstrap/scripts/noble
 
 log() { printf '[ensure-host] %s\n' "$*" >&2; }
 
@@ -16,7 +15,6 @@ missing() {
   local out=()
   for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || out+=("$c"); done
   [ -f "$ubuntu_keyring" ] || out+=("ubuntu-keyring")
-  [ -e "$debootstrap_noble" ] || out+=("debootstrap with a 'noble' script")
   compgen -G "$pg_bin_glob" >/dev/null || out+=("postgresql (initdb, with pg_trgm and unaccent)")
   printf '%s\n' "${out[@]:-}"
 }
@@ -32,6 +30,7 @@ install_packages() {
   # Prometheus services (the tests start their own, on loopback; NGINX is the TLS-terminating proxy
   # of the https tests; Prometheus scrapes the rocks and its promtool checks the alert rules).
   # Chromium and its driver are the browser tests' real browser, run headless.
+  # mmdebstrap makes the rocks' Ubuntu base (distro-info-data tells it Ubuntu's releases and pockets).
   # slapd (OpenLDAP) is the directory of the LDAP sign-in test; ldap-utils loads its one account.
   # poppler-utils (pdftotext, pdffonts, pdfimages) reads the PDFs the LaTeX rock makes.
   local added_policy=""
@@ -40,12 +39,12 @@ install_packages() {
   fi
   apt-get install -y -qq --no-install-recommends docker.io skopeo umoci python3-venv ca-certificates \
     postgresql redis-server docker-registry wrk nginx-light openssl prometheus chromium chromium-driver \
-    slapd ldap-utils poppler-utils >/dev/null
+    slapd ldap-utils poppler-utils mmdebstrap distro-info-data >/dev/null
   [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
   if [ "${ID}" = debian ] && [ "${VERSION_CODENAME}" = bookworm ]; then
-    # bookworm's own debootstrap has no 'noble' script and main has no ubuntu-keyring.
+    # bookworm's main has no ubuntu-keyring.
     if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-      log "adding the bookworm-backports suite for debootstrap and ubuntu-keyring"
+      log "adding the bookworm-backports suite for ubuntu-keyring"
       # Reuse the Debian mirror this host already uses, so that no host name is written here.
       local mirror
       mirror=$(grep -rhoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
@@ -55,9 +54,9 @@ install_packages() {
         "$mirror" > /etc/apt/sources.list.d/bookworm-backports.sources
       apt-get update -qq
     fi
-    apt-get install -y -qq --no-install-recommends -t bookworm-backports debootstrap ubuntu-keyring >/dev/null
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports ubuntu-keyring >/dev/null
   else
-    apt-get install -y -qq --no-install-recommends debootstrap ubuntu-keyring >/dev/null
+    apt-get install -y -qq --no-install-recommends ubuntu-keyring >/dev/null
   fi
 }
 

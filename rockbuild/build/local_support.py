@@ -32,7 +32,7 @@ def unsupported(project: Project, source: str) -> list[str]:
         if value not in SUITES and not (key == "base" and value == "bare"):
             problems.append(
                 f"{source}: {key} '{value}' cannot be made by the local builder yet (it makes "
-                f"{', '.join(sorted(SUITES))} with debootstrap); use one of those or build with rockcraft"
+                f"{', '.join(sorted(SUITES))} with mmdebstrap); use one of those or build with rockcraft"
             )
     if project.package_repositories:
         problems.append(
