@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from rockbuild.build.local_build import BUILD_OUTPUTS  # kept across syncs, never copied
-from rockbuild.cache import cache_root
+from rockbuild.cache import cache_root, exclusive
 from rockbuild.errors import BuildError
 
 RELEASES = "releases"
@@ -91,17 +91,21 @@ def materialize(rock_dir: Path, release: str) -> Path:
     if release == current:
         raise BuildError(f"{release} is {rock_dir.name}'s own version: build rocks/{rock_dir.name} itself")
     target = materialize_root(rock_dir, release)
-    staged = target.parent / f".{rock_dir.name}.staged"
-    shutil.rmtree(staged, ignore_errors=True)
-    ignored = shutil.ignore_patterns(*(f"*{suffix}" for suffix in BUILD_OUTPUTS), "__pycache__")
-    shutil.copytree(rock_dir, staged, symlinks=True, ignore=ignored)
-    shutil.copytree(overlay, staged, symlinks=True, dirs_exist_ok=True)
-    yaml_path = staged / "rockcraft.yaml"
-    yaml_path.write_text(
-        release_rockcraft_yaml(yaml_path.read_text(), current, release, str(rock_dir / "rockcraft.yaml"))
-    )
-    _sync(staged, target)
-    shutil.rmtree(staged, ignore_errors=True)
+    # The image tests' two lanes may both ask for a release's rocks (one builds them early, the
+    # refresh test uses them): one writes the directory at a time; the other then finds it written
+    # and rewrites nothing (_sync leaves equal files alone, so a build reading it is undisturbed).
+    with exclusive(target, f"{rock_dir.name} {release}'s rock directory"):
+        staged = target.parent / f".{rock_dir.name}.staged"
+        shutil.rmtree(staged, ignore_errors=True)
+        ignored = shutil.ignore_patterns(*(f"*{suffix}" for suffix in BUILD_OUTPUTS), "__pycache__")
+        shutil.copytree(rock_dir, staged, symlinks=True, ignore=ignored)
+        shutil.copytree(overlay, staged, symlinks=True, dirs_exist_ok=True)
+        yaml_path = staged / "rockcraft.yaml"
+        yaml_path.write_text(
+            release_rockcraft_yaml(yaml_path.read_text(), current, release, str(rock_dir / "rockcraft.yaml"))
+        )
+        _sync(staged, target)
+        shutil.rmtree(staged, ignore_errors=True)
     return target
 
 

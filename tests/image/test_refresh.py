@@ -35,7 +35,6 @@ import ops
 import pytest
 from ops import pebble, testing
 
-from rockbuild import build_rock as builder
 from rockbuild.build import releases
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.cli import ROCKS_DIR
@@ -53,7 +52,7 @@ from tests.image.charm_in_pod import (
     reachable,
     s3_relation,
 )
-from tests.image.conftest import ARTIFACTS
+from tests.image.conftest import ARTIFACTS, previous_release, release_rocks
 from tests.image.git_server import GitHttpsServer
 from tests.image.indico_site import CREATE_EVENT
 from tests.image.ingress_proxy import TlsIngress
@@ -71,8 +70,7 @@ from workload import LAYER_LABEL  # noqa: E402
 from charm import IndicoCharm  # noqa: E402
 
 NEW = releases.current_version(ROCKS_DIR / "indico")
-# The newest earlier release (releases.available lists them oldest first).
-OLD = (releases.available(ROCKS_DIR / "indico") or [""])[-1]
+OLD = previous_release()
 # Each unit's pod address on this shared host network; a pod would have its own network.
 ADDRESS = {0: "127.0.0.1", 1: "127.0.0.4"}
 ADMIN_EMAIL, ADMIN_PASSWORD = "refresh-admin@example.org", "refresh-admin-password"
@@ -153,11 +151,7 @@ def newest_release() -> str:
 @pytest.fixture(scope="module")
 def old_rocks(docker_client: docker.DockerClient) -> dict[str, BuiltRock]:
     """The previous release's rocks, from the same rockcraft.yaml files (rocks/releases/)."""
-    release = newest_release()
-    return {
-        name: builder.build(releases.materialize(ROCKS_DIR / name, release), "auto")
-        for name in set(SITE_IMAGE_OF.values())
-    }
+    return release_rocks(newest_release(), tuple(sorted(set(SITE_IMAGE_OF.values()))))
 
 
 def unit_status(unit: Unit) -> tuple[ops.StatusBase, str | None]:
