@@ -63,7 +63,9 @@ def find(
         if "/work" in mounts and "/project" in mounts:
             owner_of_work[mounts["/work"]] = mounts["/project"]
         if _is_rock_dir(mounts.get("/project")):
-            in_use.update(container.image.tags)
+            # The name it was made from, not `container.image`: that image may be gone (removed
+            # with `docker rmi --force`, which bench-fresh does), and Docker then answers 404.
+            in_use.add(container.attrs["Config"]["Image"])
         else:
             found.containers.append(container)
     for root, record_of in ((work_root, lambda work: work / OWNER_FILE), (rockcraft_work_root, record_beside)):

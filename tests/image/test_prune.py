@@ -120,3 +120,29 @@ def test_only_what_belongs_to_gone_rock_directories_is_removed(
     keep.remove(force=True)  # type: ignore[attr-defined]
     again = prune.find(docker_client, work_root, [prune.BUILD_CONTAINERS, label], image_repository=repository)
     assert again.images == [old_image], "unused and not the newest"
+
+
+def test_build_containers_whose_image_was_force_removed_are_still_sorted(
+    docker_client: docker.DockerClient, tmp_path: Path, label: str, made: list[object]
+) -> None:
+    """`docker rmi --force` removes an image that stopped containers were made from; prune then
+    read each container's image and stopped with Docker's 404 instead of pruning."""
+    live, gone = rock_dir(tmp_path / "live" / "rock"), rock_dir(tmp_path / "gone" / "rock")
+    repository = f"rockbuild-prune-test-{uuid.uuid4().hex[:8]}"
+    image = image_from(docker_client, repository, "removed", b"removed")
+    made.append(image)
+    containers = {
+        project: docker_client.containers.create(
+            image,
+            ["true"],
+            labels={"rockbuild": "build-container", label.split("=")[0]: label.split("=")[1]},
+            volumes={str(project): {"bind": "/project", "mode": "ro"}},
+        )
+        for project in (live, gone)
+    }
+    made.extend(containers.values())
+    docker_client.images.remove(image, force=True)
+    shutil.rmtree(tmp_path / "gone")
+
+    found = prune.find(docker_client, tmp_path / "work", [prune.BUILD_CONTAINERS, label], image_repository=repository)
+    assert [c.id for c in found.containers] == [containers[gone].id]
