@@ -17,7 +17,7 @@ import tarfile
 from pathlib import Path
 
 from rockbuild import atomic
-from rockbuild.build import buildenv
+from rockbuild.build import buildenv, tool_wait
 from rockbuild.cache import cache_root, exclusive
 from rockbuild.errors import BuildError
 from rockbuild.progress import Progress
@@ -31,21 +31,13 @@ RELEASE_SETTING = "ROCKBUILD_CHISEL_RELEASE"
 IN_CONTAINER = "/rockbuild/chisel"  # the machine's chisel builds, one directory per version
 RELEASE_IN_CONTAINER = "/rockbuild/chisel-release"
 BINARY_IN_CONTAINER = f"{IN_CONTAINER}/{CHISEL_VERSION}/chisel.bin"
-# How long the wrapper waits for the builder to finish making chisel (a build that fails stops
-# the build container first, so this bounds only a build that hangs).
-WAIT_SECONDS = 1800
-
+_WAIT = tool_wait.wait_for_binary(
+    BINARY_IN_CONTAINER, f"chisel {CHISEL_VERSION}", "logs/chisel.bin.log in the builder cache"
+)
 WRAPPER = f"""#!/bin/sh
 # rockbuild: chisel {CHISEL_VERSION} with the slice definitions the build was given (see rockbuild/chisel.py).
 # The local builder makes chisel beside the parts; the first call waits for it.
-waited=0
-until [ -x {BINARY_IN_CONTAINER} ]; do
-  if [ $waited -ge {WAIT_SECONDS} ]; then
-    echo "chisel {CHISEL_VERSION} was not built within {WAIT_SECONDS} s: see the builder cache, logs/chisel.bin.log" >&2
-    exit 1
-  fi
-  sleep 1; waited=$((waited + 1))
-done
+{_WAIT}\
 cmd=$1; shift
 set -- "$cmd" "$@"
 if [ "$cmd" = cut ]; then

@@ -12,16 +12,12 @@ from typing import Any
 
 import yaml
 
+from rockbuild.build import tool_wait
 from rockbuild.build.project import Project
 
 BINARY = "usr/bin/pebble"
 LAYERS_DIR = "var/lib/pebble/default/layers"
 ENTRYPOINT = ["/usr/bin/pebble", "enter"]
-
-
-# How long the hidden part waits for the builder to finish making Pebble (a build that fails
-# stops the build container first, so this bounds only a build that hangs).
-PEBBLE_WAIT_SECONDS = 1800
 
 
 def hidden_part(version: str, builds_in_container: str) -> dict[str, Any]:
@@ -33,17 +29,12 @@ def hidden_part(version: str, builds_in_container: str) -> dict[str, Any]:
     into the part so that a Pebble upgrade marks the part dirty.
     """
     binary = f"{builds_in_container}/{version}/pebble"
-    late = f"Pebble {version} was not built within {PEBBLE_WAIT_SECONDS} s: see logs/pebble.log in the builder cache"
     return {
         "plugin": "nil",
         "override-build": (
             f"# pebble {version}, built from source by the local builder\n"
-            "waited=0\n"
-            f"until [ -x {binary} ]; do\n"
-            f"  [ $waited -lt {PEBBLE_WAIT_SECONDS} ] || {{ echo '{late}' >&2; exit 1; }}\n"
-            "  sleep 1; waited=$((waited + 1))\n"
-            "done\n"
-            f'install -D -m 0755 {binary} "$CRAFT_PART_INSTALL/{BINARY}"'
+            + tool_wait.wait_for_binary(binary, f"Pebble {version}", "logs/pebble.log in the builder cache")
+            + f'install -D -m 0755 {binary} "$CRAFT_PART_INSTALL/{BINARY}"'
         ),
         "stage": [BINARY],
         "override-prime": (f"craftctl default\nmkdir -p {LAYERS_DIR}\nchmod 777 var/lib/pebble/default"),
