@@ -19,6 +19,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -381,21 +382,50 @@ def test_a_migration_that_cannot_create_the_extensions_is_recorded_with_its_reme
     assert record["indico-version"] == "3.3.14"
 
 
+COMMENT = "SELECT obj_description('public.alembic_version'::regclass, 'pg_class')"
+
+
+@pytest.fixture(scope="module")
+def migrated_database(
+    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], backing_services: tuple[Postgres, Redis]
+) -> str:
+    """A database brought to this release's schema by the rock's own `indico-start migrate`: the
+    template of the tests that change its schema revision (each gets a copy)."""
+    postgres, redis = backing_services
+    env = indico_env(postgres, redis, "indico_migrated_template")
+    prepared = docker_client.containers.run(
+        rocks["indico"].image,
+        ["exec", "/usr/local/bin/indico-start", "migrate"],
+        detach=True,
+        network_mode="host",
+        environment=env,
+    )
+    try:
+        assert prepared.wait(timeout=300)["StatusCode"] == 0, prepared.logs().decode(errors="replace")[-2000:]
+    finally:
+        prepared.remove(force=True)
+    database = env["INDICO_DB_URI"].rsplit("/", 1)[1]
+    assert postgres.psql(COMMENT, database).strip() == "migrated by Indico 3.3.14"
+    return database
+
+
+def copy_of(migrated: str, name: str, backing_services: tuple[Postgres, Redis]) -> dict[str, str]:
+    """The settings of a rock on a copy of the migrated database."""
+    postgres, redis = backing_services
+    env = indico_env(postgres, redis, f"{name}_unused")
+    postgres.psql(f'CREATE DATABASE "{name}" TEMPLATE "{migrated}"')
+    return env | {"INDICO_DB_URI": env["INDICO_DB_URI"].rsplit("/", 1)[0] + f"/{name}"}
+
+
 def test_a_schema_migrated_by_a_later_release_is_refused_and_left_untouched(
-    rocks: dict[str, BuiltRock], run_container: Any, backing_services: tuple[Postgres, Redis]
+    rocks: dict[str, BuiltRock], run_container: Any, backing_services: tuple[Postgres, Redis], migrated_database: str
 ) -> None:
     """A refresh back to an older rock: the database already carries a later release's schema
-    revision. The rock names both releases and the way forward, starts no uWSGI, writes nothing."""
-    postgres, redis = backing_services
-    env = indico_env(postgres, redis, "indico_newer_schema") | {"INDICO_LISTEN_ADDRESS": "127.0.0.2"}
-    database = env["INDICO_DB_URI"].rsplit("/", 1)[1]
-    prepared = run_container(
-        rocks["indico"].image, command=["exec", "/usr/local/bin/indico-start", "migrate"], environment=env
-    )
-    assert prepared.wait(timeout=300)["StatusCode"] == 0, prepared.logs().decode(errors="replace")[-2000:]
-    comment = "SELECT obj_description('public.alembic_version'::regclass, 'pg_class')"
-    assert postgres.psql(comment, database).strip() == "migrated by Indico 3.3.14"
-
+    revision. The rock names both releases and the way forward, starts no uWSGI and no Celery,
+    writes nothing."""
+    postgres, _ = backing_services
+    database = "indico_newer_schema"
+    env = copy_of(migrated_database, database, backing_services) | {"INDICO_LISTEN_ADDRESS": "127.0.0.2"}
     # What a later release's migration leaves: a revision this release does not know, and its mark.
     postgres.psql("UPDATE public.alembic_version SET version_num = 'f00dcafe9999'", database)
     postgres.psql("COMMENT ON TABLE public.alembic_version IS 'migrated by Indico 3.4.0'", database)
@@ -406,11 +436,62 @@ def test_a_schema_migrated_by_a_later_release_is_refused_and_left_untouched(
     assert message.startswith("the database schema was migrated by Indico 3.4.0, newer than this Indico 3.3.14")
     assert "f00dcafe9999" in message and "Refresh forward to Indico 3.4.0 again" in message
     assert "restore the database backup" in message
+    stopped = [f'Service "{service}" stopped unexpectedly' for service in ("indico", "celery-worker", "celery-beat")]
+    wait_for(lambda: all(line in logs(container) for line in stopped), 60, "the web and Celery services to stop")
+    refused = "indico-migrate: not starting: the database schema was migrated by Indico 3.4.0"
+    assert logs(container).count(refused) >= 2, "both Celery services refuse the schema, not only uWSGI"
+    assert " ready." not in logs(container) and "beat: Starting" not in logs(container), "Celery never started"
     assert postgres.psql("SELECT version_num FROM public.alembic_version", database).strip() == "f00dcafe9999"
-    assert postgres.psql(comment, database).strip() == "migrated by Indico 3.4.0", "the mark was rewritten"
-    wait_for(lambda: 'Service "indico" stopped unexpectedly' in logs(container), 30, "the web service to stop")
+    assert postgres.psql(COMMENT, database).strip() == "migrated by Indico 3.4.0", "the mark was rewritten"
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.2", 8081), timeout=2).close()
+
+
+def test_celery_waits_for_its_releases_schema_and_stays_alive_meanwhile(
+    rocks: dict[str, BuiltRock],
+    run_container: Any,
+    docker_client: docker.DockerClient,
+    backing_services: tuple[Postgres, Redis],
+    migrated_database: str,
+) -> None:
+    """The worker of a pod whose web service is still migrating (an older revision in the
+    database) waits, beating its heartbeat so that its alive check holds, and starts once the
+    schema is this release's."""
+    postgres, _ = backing_services
+    database = "indico_older_schema"
+    env = copy_of(migrated_database, database, backing_services)
+    heads = set(postgres.psql("SELECT version_num FROM public.alembic_version", database).split())
+    parent = probe(
+        docker_client,
+        rocks["indico"].image,
+        [
+            "python3",
+            "-c",
+            "import sys, indico, pathlib; from alembic.script import ScriptDirectory; "
+            "s = ScriptDirectory(str(pathlib.Path(indico.__file__).parent / 'migrations')); "
+            "print(s.get_revision(sys.argv[1]).down_revision)",
+            min(heads),
+        ],
+    ).strip()
+    postgres.psql(
+        f"UPDATE public.alembic_version SET version_num = '{parent}' WHERE version_num = '{min(heads)}'", database
+    )
+    worker = run_container(
+        rocks["indico"].image, command=["exec", "/usr/local/bin/indico-start", "celery-worker"], environment=env
+    )
+    waiting = "indico-migrate: waiting for the database to reach this release's schema"
+    wait_for(lambda: waiting in logs(worker), 60, "the worker to wait for the schema")
+    beat = "test -n \"$(find /tmp/indico/celery-worker.heartbeat -newermt '-10 seconds')\""
+    for _ in range(2):  # over two of its looks at the schema
+        time.sleep(6)
+        assert worker.exec_run(["sh", "-c", beat])[0] == 0, "the waiting worker beats its heartbeat"
+        assert " ready." not in logs(worker), "the worker started on an older schema"
+
+    postgres.psql(
+        f"UPDATE public.alembic_version SET version_num = '{min(heads)}' WHERE version_num = '{parent}'", database
+    )
+    wait_for(lambda: " ready." in logs(worker), 90, "the worker to start on this release's schema")
+    assert "the database is at this release's schema" in logs(worker)
 
 
 def test_indico_external_never_writes_a_customization_token(rocks: dict[str, BuiltRock], run_container: Any) -> None:
