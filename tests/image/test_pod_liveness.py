@@ -36,6 +36,7 @@ from tests.image.services import Postgres, Redis
 sys.path.insert(0, str(REPO / "charm" / "src"))
 
 import pebble_ops
+import rock_environment
 import state
 import workload
 from config import CharmConfig
@@ -226,6 +227,18 @@ def test_once_the_charm_started_the_worker_a_frozen_worker_fails_liveness_and_is
     Pebble restarts the worker. The check's period is shortened to 5 s by one more layer (as an
     operator could): the staleness rule (30 s) and the restart are the rock's."""
     desired = desired_state(backing_services, "indico_worker_liveness", is_leader=False)
+    # The worker runs only on its release's schema, which a unit's web service migrates.
+    migration = docker_client.containers.run(
+        rocks["indico"].image,
+        ["exec", "/usr/local/bin/indico-start", "migrate"],
+        detach=True,
+        network_mode="host",
+        environment=rock_environment.indico(desired),
+    )
+    try:
+        assert migration.wait(timeout=300)["StatusCode"] == 0, migration.logs().decode(errors="replace")[-2000:]
+    finally:
+        migration.remove(force=True)
     pod = start_like_juju(docker_client, rocks["indico"].image, tmp_path / "celery", container_uid("celery"))
     try:
         container = charm_container("celery", pod)
