@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import docker
 import docker.errors
@@ -136,6 +137,24 @@ def probe(docker_client: docker.DockerClient, image: str, command: list[str], *,
     else:
         out = docker_client.containers.run(image, entrypoint=command, remove=True, network_mode="none")
     return bytes(out).decode()
+
+
+def run_migration(
+    docker_client: docker.DockerClient, image: str, env: dict[str, str], volumes: dict[str, Any] | None = None
+) -> tuple[int, str]:
+    """The indico rock's `indico-start migrate` in a container of its own: its exit status and its log."""
+    container = docker_client.containers.run(
+        image,
+        ["exec", "/usr/local/bin/indico-start", "migrate"],
+        detach=True,
+        network_mode="host",
+        environment=env,
+        volumes=volumes or {},
+    )
+    try:
+        return int(container.wait(timeout=300)["StatusCode"]), bytes(container.logs()).decode(errors="replace")
+    finally:
+        container.remove(force=True)
 
 
 def exec_text(container: docker.models.containers.Container, cmd: list[str], user: str = "") -> str:

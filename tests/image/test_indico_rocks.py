@@ -35,7 +35,7 @@ import pytest
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image import external_sources as ext
-from tests.image.conftest import exec_text, probe, wait_for
+from tests.image.conftest import exec_text, probe, run_migration, wait_for
 from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis
 
 SITE = "localhost:8080"  # Indico routes by Host: requests must name its BASE_URL's host
@@ -68,8 +68,13 @@ def get(url: str, host: str | None = SITE, timeout: float = 10) -> Response:
 
 
 def indico_env(postgres: Postgres, redis: Redis, database: str) -> dict[str, str]:
+    """The rock's settings on a new, empty database."""
+    return indico_settings(postgres.create_database(database), redis)
+
+
+def indico_settings(database_uri: str, redis: Redis) -> dict[str, str]:
     return {
-        "INDICO_DB_URI": postgres.create_database(database),
+        "INDICO_DB_URI": database_uri,
         "INDICO_REDIS_URL": redis.url,
         "INDICO_SECRET_KEY": uuid.uuid4().hex * 2,
         "INDICO_BASE_URL": f"http://{SITE}",
@@ -393,17 +398,8 @@ def migrated_database(
     template of the tests that change its schema revision (each gets a copy)."""
     postgres, redis = backing_services
     env = indico_env(postgres, redis, "indico_migrated_template")
-    prepared = docker_client.containers.run(
-        rocks["indico"].image,
-        ["exec", "/usr/local/bin/indico-start", "migrate"],
-        detach=True,
-        network_mode="host",
-        environment=env,
-    )
-    try:
-        assert prepared.wait(timeout=300)["StatusCode"] == 0, prepared.logs().decode(errors="replace")[-2000:]
-    finally:
-        prepared.remove(force=True)
+    code, output = run_migration(docker_client, rocks["indico"].image, env)
+    assert code == 0, output[-2000:]
     database = env["INDICO_DB_URI"].rsplit("/", 1)[1]
     assert postgres.psql(COMMENT, database).strip() == "migrated by Indico 3.3.14"
     return database
@@ -412,9 +408,8 @@ def migrated_database(
 def copy_of(migrated: str, name: str, backing_services: tuple[Postgres, Redis]) -> dict[str, str]:
     """The settings of a rock on a copy of the migrated database."""
     postgres, redis = backing_services
-    env = indico_env(postgres, redis, f"{name}_unused")
     postgres.psql(f'CREATE DATABASE "{name}" TEMPLATE "{migrated}"')
-    return env | {"INDICO_DB_URI": env["INDICO_DB_URI"].rsplit("/", 1)[0] + f"/{name}"}
+    return indico_settings(postgres.uri(name), redis)
 
 
 def test_a_schema_migrated_by_a_later_release_is_refused_and_left_untouched(
@@ -573,24 +568,6 @@ def test_indico_external_installs_a_hashed_plugin_only_with_its_hash(
         assert code != 0 and refusal in output.decode(errors="replace"), (spec, output[-600:])
     result = json.loads(exec_text(container, [*sync, f"{path}#sha256={digest}"]).strip().splitlines()[-1])
     assert result["plugins"] == ["probe"] and result["plugins-changed"] is True
-
-
-def run_migration(
-    docker_client: docker.DockerClient, image: str, env: dict[str, str], volumes: dict[str, Any] | None = None
-) -> tuple[int, str]:
-    """The rock's `indico-start migrate` in a container of its own: its exit status and its log."""
-    container = docker_client.containers.run(
-        image,
-        ["exec", "/usr/local/bin/indico-start", "migrate"],
-        detach=True,
-        network_mode="host",
-        environment=env,
-        volumes=volumes or {},
-    )
-    try:
-        return int(container.wait(timeout=300)["StatusCode"]), logs(container)
-    finally:
-        container.remove(force=True)
 
 
 def certificate_authority(directory: Path, name: str) -> tuple[Path, Path]:

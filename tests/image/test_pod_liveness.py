@@ -21,7 +21,7 @@ import yaml
 from ops import pebble
 
 from rockbuild.build.artifact import BuiltRock
-from tests.image.conftest import wait_for
+from tests.image.conftest import run_migration, wait_for
 from tests.image.juju_pod import (
     REPO,
     PodContainer,
@@ -228,17 +228,8 @@ def test_once_the_charm_started_the_worker_a_frozen_worker_fails_liveness_and_is
     operator could): the staleness rule (30 s) and the restart are the rock's."""
     desired = desired_state(backing_services, "indico_worker_liveness", is_leader=False)
     # The worker runs only on its release's schema, which a unit's web service migrates.
-    migration = docker_client.containers.run(
-        rocks["indico"].image,
-        ["exec", "/usr/local/bin/indico-start", "migrate"],
-        detach=True,
-        network_mode="host",
-        environment=rock_environment.indico(desired),
-    )
-    try:
-        assert migration.wait(timeout=300)["StatusCode"] == 0, migration.logs().decode(errors="replace")[-2000:]
-    finally:
-        migration.remove(force=True)
+    code, output = run_migration(docker_client, rocks["indico"].image, rock_environment.indico(desired))
+    assert code == 0, output[-2000:]
     pod = start_like_juju(docker_client, rocks["indico"].image, tmp_path / "celery", container_uid("celery"))
     try:
         container = charm_container("celery", pod)
