@@ -101,6 +101,10 @@ def uses_packages(parts: dict[str, Any]) -> bool:
     return any(p.get("stage-packages") or p.get("build-packages") or p.get("overlay-packages") for p in parts.values())
 
 
+def build_packages(parts: dict[str, Any]) -> list[str]:
+    return sorted({name for part in parts.values() for name in part.get("build-packages") or []})
+
+
 def lifecycle_manager(spec: dict[str, Any]) -> LifecycleManager:
     base_hash = spec.get("base_layer_hash")
     return LifecycleManager(
@@ -137,6 +141,10 @@ def run(spec: dict[str, Any]) -> None:
         lcm.refresh_packages_list()
         actions = lcm.plan(Step.PRIME)
     started = time.monotonic()
+    listed = build_packages(spec["parts"])
+    if listed and any(a.action_type != ActionType.SKIP for a in actions):
+        # craft-parts installs them as the executor starts (minutes for a TeX set), before any step.
+        emit("note", f"installing build packages: {len(listed)} listed by the parts, and the plugins' own")
     collisions = StageCollisionCheck()
     craft_executor.check_for_stage_collisions = collisions  # type: ignore[attr-defined]
     with open(spec["log"], "a") as log, lcm.action_executor() as ctx:
