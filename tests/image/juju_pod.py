@@ -8,6 +8,8 @@ charmcraft.yaml gives the container, with the Pebble socket on a volume the char
 
 from __future__ import annotations
 
+import http.client
+import socket
 import types
 import urllib.error
 import urllib.request
@@ -35,6 +37,7 @@ class PodContainer:
     client: pebble.Client
     http_port: int  # Pebble's HTTP API, where Kubernetes' probes ask /v1/health
     socket_dir: Path  # Juju's /charm/container: Pebble's socket, and its state under pebble/
+    own_network: bool = False  # in a network namespace of its pod's, not the machine's
 
 
 def container_uid(name: str) -> str:
@@ -50,8 +53,12 @@ def start_like_juju(
     uid: str,
     archive: Path | None = None,
     ca_bundle: Path | None = None,
+    pod_network: str = "host",
 ) -> PodContainer:
-    """`ca_bundle` replaces the rock's trusted certificates (a test's own servers on loopback)."""
+    """`ca_bundle` replaces the rock's trusted certificates (a test's own servers on loopback).
+    `pod_network`: "host" (the machine's loopback, where the tests reach the services), or "none"
+    for a pod's own network namespace, loopback only, as Kubernetes gives each pod, or
+    "container:<id>" to join another container's (the pod's next containers)."""
     socket_dir.mkdir(parents=True)
     socket_dir.chmod(0o777)  # Juju's shared emptyDir is writable by the container's uid
     port = free_port()
@@ -71,15 +78,34 @@ def start_like_juju(
         },
         user=uid,
         detach=True,
-        network_mode="host",
+        network_mode=pod_network,
     )
     api = pebble.Client(socket_path=str(socket_dir / "pebble.socket"))
     wait_for(lambda: api.get_system_info(), 30, f"Pebble in {image} to answer on its socket")
-    return PodContainer(container, api, port, socket_dir)
+    return PodContainer(container, api, port, socket_dir, own_network=pod_network != "host")
+
+
+class _PebbleSocketConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=5)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(str(self.socket_path))
 
 
 def health_status(pod: PodContainer, level: str = "alive") -> int:
     """What Kubernetes' liveness (`alive`) or readiness (`ready`) probe gets from the container."""
+    if pod.own_network:
+        # Not reachable from the machine: the same Pebble API, and the same health handler, on its socket.
+        connection = _PebbleSocketConnection(pod.socket_dir / "pebble.socket")
+        try:
+            connection.request("GET", f"/v1/health?level={level}")
+            return connection.getresponse().status
+        finally:
+            connection.close()
     url = f"http://127.0.0.1:{pod.http_port}/v1/health?level={level}"
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:

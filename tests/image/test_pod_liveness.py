@@ -1,9 +1,8 @@
 """Kubernetes' probes (Pebble's /v1/health) on the rocks held as Juju holds them.
 
-A pod waits, held, until its charm replans: the charm may be late, blocked by a long hook or in
-error. Its liveness must stay healthy all that time (Kubernetes restarts a pod whose liveness
-fails), while its readiness says it serves nothing. Once the charm has started a service, a hung
-one must fail liveness, or nothing ever restarts it.
+Once the charm has started a service, a hung one must fail liveness, or nothing ever restarts it;
+and the pod is ready only once it serves. (A pod held before its charm starts anything:
+test_held_pod.py.)
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from tests.image.conftest import run_migration, wait_for
 from tests.image.juju_pod import (
     REPO,
     PodContainer,
-    active,
     charm_container,
     container_uid,
     health_status,
@@ -41,11 +39,6 @@ import state
 import workload
 from config import CharmConfig
 
-IMAGE_OF = {"indico": "indico", "celery": "indico", "indico-nginx": "indico-nginx"}
-# Longer than the issue's 120 s and than any rock check needs to reach its failure threshold
-# (the slowest: a 30 s period times a threshold of 3).
-HELD_SECONDS = 125
-
 
 def rock_check(rock: str, name: str) -> dict[str, object]:
     project = yaml.safe_load((REPO / "rocks" / rock / "rockcraft.yaml").read_text())
@@ -57,33 +50,6 @@ def seconds(duration: object) -> float:
     text = str(duration)
     assert text.endswith("s"), f"a duration in seconds: {text}"
     return float(text[:-1])
-
-
-def test_a_held_pod_stays_alive_and_unready_until_its_charm_starts_it(
-    docker_client: docker.DockerClient, rocks: dict[str, BuiltRock], tmp_path: Path
-) -> None:
-    pods = {
-        name: start_like_juju(docker_client, rocks[rock].image, tmp_path / name, container_uid(name))
-        for name, rock in IMAGE_OF.items()
-    }
-    try:
-        alive: dict[str, set[int]] = {name: set() for name in pods}
-        deadline = time.monotonic() + HELD_SECONDS
-        while time.monotonic() < deadline:
-            for name, pod in pods.items():
-                alive[name].add(health_status(pod, "alive"))
-            time.sleep(1)
-        assert alive == {name: {200} for name in pods}, "Kubernetes would restart a pod that waits for its charm"
-        for name, pod in pods.items():
-            # The checks did run, and fail (nothing runs yet), so the pod gets no traffic.
-            down = {check.name for check in pod.client.get_checks() if check.status == pebble.CheckStatus.DOWN}
-            assert down == {check.name for check in pod.client.get_checks()}, (name, down)
-            assert health_status(pod, "ready") == 502, name
-            # A failing check restarts its service only once the charm has started it.
-            assert active(pod) == set(), (name, active(pod))
-    finally:
-        for pod in pods.values():
-            pod.container.remove(force=True)
 
 
 def nginx_pids(pod: PodContainer) -> list[int]:

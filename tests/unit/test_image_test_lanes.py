@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.image.conftest import BUILDS_LANE, FIRST_IN_LANE, lane_of, pytest_collection_modifyitems
+from tests.image.conftest import BUILDS_LANE, FIRST_IN_LANE, LAST_IN_LANE, lane_of, pytest_collection_modifyitems
 
 IMAGE_TESTS = Path(__file__).resolve().parents[1] / "image"
 SITE_PORTS = re.compile(r"\b(8080|8081|9080|9102|9113|9125)\b|indico_site|charm_in_pod|IngressBrowser")
@@ -28,17 +28,19 @@ def test_lanes_by_node_id() -> None:
     assert lane_of("tests/image/test_new_module.py::test_x") == "site"
 
 
-def test_the_modules_that_go_first_exist_and_keep_the_rest_in_order() -> None:
-    assert {path.name for path in IMAGE_TESTS.glob("test_*.py")} >= set(FIRST_IN_LANE)
+def test_the_modules_that_go_first_or_last_exist_and_keep_the_rest_in_order() -> None:
+    assert {path.name for path in IMAGE_TESTS.glob("test_*.py")} >= {*FIRST_IN_LANE, *LAST_IN_LANE}
 
     class Item:
         def __init__(self, nodeid: str) -> None:
             self.nodeid = nodeid
 
-    collected = [Item(f"tests/image/{name}::t") for name in ("test_a.py", FIRST_IN_LANE[0], "test_b.py")]
+    names = ("test_a.py", LAST_IN_LANE[0], FIRST_IN_LANE[0], "test_b.py")
+    collected = [Item(f"tests/image/{name}::t") for name in names]
     pytest_collection_modifyitems(collected)  # type: ignore[arg-type]
     assert [item.nodeid.split("/")[-1] for item in collected] == [
         f"{FIRST_IN_LANE[0]}::t",
         "test_a.py::t",
         "test_b.py::t",
+        f"{LAST_IN_LANE[0]}::t",
     ]
