@@ -7,9 +7,10 @@ import fcntl
 import hashlib
 import os
 import shutil
-import sys
 from collections.abc import Collection, Iterator
 from pathlib import Path
+
+from rockbuild.progress import say_line
 
 
 def cache_root() -> Path:
@@ -51,7 +52,7 @@ def exclusive(work: Path, what: str = "") -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"waiting for another build to finish {what or work.name}", file=sys.stderr, flush=True)
+            say_line(f"waiting for another build to finish {what or work.name}")
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

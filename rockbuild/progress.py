@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TextIO
+
+# Rocks build in threads of one process: a line is written whole, or two rocks' lines run together
+# (print() writes the text and its newline apart).
+_LINE = threading.Lock()
+
+
+def say_line(text: str, stream: TextIO | None = None) -> None:
+    """One whole line on stderr (or `stream`), never mixed with another thread's."""
+    out = stream or sys.stderr
+    with _LINE:
+        out.write(text + "\n")
+        out.flush()
 
 
 class Progress:
@@ -20,4 +33,4 @@ class Progress:
 
     def say(self, *path: str) -> None:
         where = " › ".join((self.rock, *path))
-        print(f"[{self.elapsed():7.1f}s] {where}", file=self.stream, flush=True)
+        say_line(f"[{self.elapsed():7.1f}s] {where}", self.stream)
