@@ -4,7 +4,8 @@ Kubernetes restarts the pod, while its readiness says it serves nothing.
 
 The pod's three containers share a network namespace of their own, as a Kubernetes pod's do, so
 that no service of another test on the machine's loopback answers the pod's checks: this module
-runs beside the site's tests (the builds lane) instead of holding their lane for two minutes.
+runs in a lane of its own (the conftest's PODS_LANE) instead of holding the site's lane for two
+minutes.
 """
 
 from __future__ import annotations
