@@ -133,7 +133,8 @@ def run(spec: dict[str, Any]) -> None:
     craft_parts.plugins.register({"python": RockPythonPlugin})
     lcm = lifecycle_manager(spec)
     actions = lcm.plan(Step.PRIME)
-    if uses_packages(spec["parts"]) and any(a.action_type != ActionType.SKIP for a in actions):
+    work_to_do = any(a.action_type != ActionType.SKIP for a in actions)
+    if uses_packages(spec["parts"]) and work_to_do:
         # Package lists are refreshed only when there is work to do, and before planning, as
         # craft-parts asks; a manager plans once (it records planned steps as done), so make anew.
         emit("note", "refreshing package lists")
@@ -142,7 +143,7 @@ def run(spec: dict[str, Any]) -> None:
         actions = lcm.plan(Step.PRIME)
     started = time.monotonic()
     listed = build_packages(spec["parts"])
-    if listed and any(a.action_type != ActionType.SKIP for a in actions):
+    if listed and work_to_do:
         # craft-parts installs them as the executor starts (minutes for a TeX set), before any step.
         emit("note", f"installing build packages: {len(listed)} listed by the parts, and the plugins' own")
     collisions = StageCollisionCheck()
