@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,6 +58,44 @@ def forget(rock_dir: Path) -> None:
         buildenv.remove_build_containers(rock_dir)
 
 
+def has_part_state(work: Path) -> bool:
+    """Whether any part of `work` has run a step (craft-parts keeps a file per step run)."""
+    return any((work / "parts").glob("*/state/*"))
+
+
+def recent_cold_build(rock_dir: Path, project: Project, within: float, progress: Progress) -> BuiltRock | None:
+    """The rock's current build if it started from no part state less than `within` seconds ago
+    (its packages then are those of the archive of that hour), else None, saying why. Waits for a
+    build of the same directory that is under way."""
+    base = bases.ensure_base(project.base, progress)
+    with exclusive(work_dir_for(rock_dir, project.name)):
+        ready = _up_to_date(rock_dir, input_digest(rock_dir, base.digest))
+        data = json.loads(_stamp_file(rock_dir).read_text()) if ready else {}
+        age = time.time() - float(data.get("built", 0))
+        why_not = (
+            "no build of its current inputs"
+            if not ready
+            else "its build reused part work of earlier builds"
+            if not data.get("cold")
+            else f"its cold build is {age / 60:.0f} minutes old"
+            if age > within
+            else ""
+        )
+        if why_not or not ready:
+            progress.say("cold build", f"not reused: {why_not}")
+            return None
+        return BuiltRock(project.name, ready[1], ready[0], "", reused=True)
+
+
+def record_build(rock_dir: Path, digest: str, out: Path, version: str, cold: bool) -> None:
+    """The stamp of a finished build. `cold` (it started from no part state) and `built` let the
+    parity check reuse a recent cold build instead of making its own."""
+    stamp = _stamp_file(rock_dir)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    record = {"inputs": digest, "path": str(out), "version": version, "cold": cold, "built": time.time()}
+    stamp.write_text(json.dumps(record))
+
+
 def _up_to_date(rock_dir: Path, digest: str) -> tuple[Path, str] | None:
     stamp = _stamp_file(rock_dir)
     if not stamp.exists():
@@ -103,7 +142,8 @@ def _run_lifecycle(
     made_beside: list[Future[Path]],
     progress: Progress,
     verbose: bool,
-) -> lifecycle.LifecycleResult:
+) -> tuple[lifecycle.LifecycleResult, bool]:
+    """The lifecycle's result, and whether it started from no part state (cold)."""
     tools: dict[str, str] = {}
     slices = ""
     if project.uses_slices:
@@ -111,6 +151,7 @@ def _run_lifecycle(
     work = work_dir_for(rock_dir, project.name)
     environment = f"{base.digest} {tool_image} {buildenv.PEBBLE_VERSION} {tools} {slices}"
     _start_cold_if_the_environment_changed(work, environment, progress)
+    cold = not has_part_state(work)
     record_owner(work, rock_dir)
     container = buildenv.build_container_for(
         project.name, rock_dir, work, tool_image, base, buildenv.pebble_builds(), tools
@@ -126,7 +167,7 @@ def _run_lifecycle(
     try:
         for tool in made_beside:
             tool.add_done_callback(stop_if_failed)  # at once if the tool has failed already
-        return lifecycle.run_parts(project, container, work, base.digest, progress, verbose)
+        return lifecycle.run_parts(project, container, work, base.digest, progress, verbose), cold
     except Exception:
         # The container stopped under the lifecycle (its exec ended, or Docker refused to start
         # one in a stopped container): the tool's own failure is the error to report.
@@ -162,15 +203,13 @@ def _build_local(
         made_beside = [beside.submit(buildenv.ensure_pebble, tool_image, progress)]
         if project.uses_slices:
             made_beside.append(beside.submit(chisel.ensure_chisel, tool_image, progress))
-        result = _run_lifecycle(rock_dir, project, base, tool_image, made_beside, progress, verbose)
+        result, cold = _run_lifecycle(rock_dir, project, base, tool_image, made_beside, progress, verbose)
     work = work_dir_for(rock_dir, project.name)
     out = rock_path(rock_dir, project, result.version)
     image = oci.assemble(project, result.version, base, result.prime, work, progress)
     progress.say("export", out.name)
     oci.export_archive(image, out)
     shutil.rmtree(image.dir, ignore_errors=True)
-    stamp = _stamp_file(rock_dir)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"inputs": digest, "path": str(out), "version": result.version}))
+    record_build(rock_dir, digest, out, result.version, cold)
     image_id = load_into_docker(project, result.version, out, progress) if load else ""
     return BuiltRock(project.name, result.version, out, image_id, reused=False)
