@@ -67,7 +67,9 @@ def pack(
         for stale in work.glob("*.rock"):
             stale.unlink()
         log = cache_root() / "logs" / f"rockcraft-{project.name}.log"
-        # The local builder's download caches: a cold pack re-runs every part, not every download.
+        # The local builder's download caches and Go's compile cache: a cold pack re-runs every
+        # part, not every download, nor the compiles of the Go standard library and shared modules
+        # (Go's cache is keyed by toolchain and inputs; -trimpath keeps its path out of binaries).
         volumes = {
             str(work): {"bind": WORK_IN_CONTAINER, "mode": "rw"},
             **buildenv.pip_cache_volume(),
@@ -78,12 +80,13 @@ def pack(
             chisel.ensure_chisel(tool_image, progress)
             for host, inside in chisel.container_mounts(chisel.release_dir(progress)).items():
                 volumes[host] = {"bind": inside, "mode": "ro"}
+        go_cache = " ".join(f"{key}={value}" for key, value in buildenv.GO_BUILD_CACHE.items())
         with base_registry.serve(image_base) as served:
             progress.say("rockcraft", f"pack --destructive-mode in {image} (base from {served.address})")
             volumes[str(served.registries_conf)] = {"bind": REGISTRIES_CONF, "mode": "ro"}
             buildenv.run_once(
                 image,
-                f"cd {WORK_IN_CONTAINER} && rockcraft pack --destructive-mode --verbosity=brief",
+                f"cd {WORK_IN_CONTAINER} && {go_cache} rockcraft pack --destructive-mode --verbosity=brief",
                 volumes,
                 log,
                 f"rockcraft pack of {rock_dir}",

@@ -7,6 +7,7 @@ interface; each lives in the module that owns its job.
 """
 
 from rockbuild.build.buildenv.build_container import (
+    GO_BUILD_CACHE,
     SOURCE_ROOT,
     BuildContainer,
     build_container_for,
@@ -40,6 +41,7 @@ from rockbuild.build.buildenv.tool_image import (
 __all__ = [
     "CA_ENV_VARS",
     "CA_IN_CONTAINER",
+    "GO_BUILD_CACHE",
     "PASSTHROUGH_ENV",
     "PEBBLE_VERSION",
     "SOURCE_ROOT",
