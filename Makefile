@@ -24,7 +24,7 @@ IMAGE_TEST_ARGS ?=
 INTEGRATION_VENV := .venv-integration
 INTEGRATION_ARGS ?=
 
-.PHONY: help host venv rocks parity charm publish test test-unit integration-test lint format lock lock-rocks clean bench bench-fresh
+.PHONY: help host venv rocks parity charm publish test test-unit integration-test lint format lock lock-rocks clean bench bench-fresh bench-census
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ bench: host venv ## build, size, start-up, serving and memory figures (bench/res
 
 bench-fresh: host venv ## a fresh machine's `make rocks` (empty builder cache), at once and in turn (bench/fresh-machine.json)
 	$(PY) bench/fresh_machine.py $(BENCH_FRESH_ARGS)
+
+bench-census: host venv ## where `make test`'s core-seconds go, by container and host processes (bench/test-census.json)
+	$(PY) bench/cpu_census.py --out bench/test-census.json -- $(MAKE) test
 
 
 lint: venv ## ruff and mypy; gofmt and go vet for the Go sources
