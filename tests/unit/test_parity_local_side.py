@@ -7,8 +7,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+import yaml
 
 from rockbuild.build import local_build
 from rockbuild.build.artifact import BuiltRock
@@ -16,20 +18,6 @@ from rockbuild.build.project import load_project
 from rockbuild.parity import check, rockfile
 from rockbuild.parity.rockfile import Entry, Rock
 from rockbuild.progress import Progress
-
-MINIMAL_YAML = """\
-name: demo
-version: "1.0"
-summary: A demo rock
-description: For tests.
-base: ubuntu@24.04
-platforms:
-  amd64:
-parts:
-  files:
-    plugin: dump
-    source: .
-"""
 
 
 def a_rock(content: str) -> Rock:
@@ -39,12 +27,12 @@ def a_rock(content: str) -> Rock:
 
 
 @pytest.fixture
-def rock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def rock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, minimal: dict[str, Any]) -> Path:
     monkeypatch.setenv("ROCKBUILD_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr("rockbuild.build.base.ensure_base", lambda *_: SimpleNamespace(digest="base-digest"))
     directory = tmp_path / "demo"
     directory.mkdir()
-    (directory / "rockcraft.yaml").write_text(MINIMAL_YAML)
+    (directory / "rockcraft.yaml").write_text(yaml.safe_dump(minimal))
     return directory
 
 
@@ -70,7 +58,8 @@ def test_a_warm_build_an_old_one_or_one_of_other_inputs_is_not(rock_dir: Path, m
     built_here(rock_dir, cold=False)
     assert recent(rock_dir) is None
     built_here(rock_dir, cold=True)
-    (rock_dir / "rockcraft.yaml").write_text(MINIMAL_YAML.replace('"1.0"', '"1.1"'))
+    project = yaml.safe_load((rock_dir / "rockcraft.yaml").read_text())
+    (rock_dir / "rockcraft.yaml").write_text(yaml.safe_dump({**project, "version": "1.1"}))
     assert recent(rock_dir) is None, "the rock changed since that build"
     built_here(rock_dir, cold=True)
     later = time.time() + 3601
