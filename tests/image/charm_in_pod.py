@@ -8,9 +8,13 @@ as Juju starts them by juju_pod.py.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import re
+import shutil
 import sys
+import tempfile
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +36,20 @@ from status import active_message, latex_unavailable  # noqa: E402
 from workload import LATEX_CONTAINER, LAYER_LABEL  # noqa: E402
 
 from charm import IndicoCharm  # noqa: E402
+
+
+@functools.cache
+def charm_root() -> Path:
+    """charm/ copied once per test process, as ops.testing's charm_root: while an event runs,
+    ops.testing writes metadata.yaml, config.yaml and actions.yaml into its charm_root and removes
+    them after, so contexts on charm/ itself broke `charmcraft pack` of charm/ running beside them
+    in the builds lane ("Cannot specify 'config' section in 'charmcraft.yaml' when 'config.yaml'
+    exists") and, in another process, found the files gone while reading them."""
+    copy = Path(tempfile.mkdtemp(prefix="indico-charm-root-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    shutil.copytree(REPO / "charm", copy / "charm", ignore=shutil.ignore_patterns("*.charm", "__pycache__"))
+    return copy / "charm"
+
 
 # The site's host, as traefik (routing_mode=subdomain, external_hostname "test") names it for the
 # application "indico" in the model "pod"; TLS ends at the ingress in front of the pod.
@@ -99,7 +117,7 @@ def database_relation(postgres: Postgres) -> tuple[testing.Relation, frozenset[t
         postgres.psql(f'CREATE DATABASE "{database}" OWNER "{user}"')
         postgres.require_password(user)  # so the rocks prove the password reaches libpq intact
 
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    ctx = testing.Context(IndicoCharm, charm_root=charm_root())
     empty = testing.Relation("database", "postgresql_client", remote_app_name="postgresql-k8s")
     asked = ctx.run(
         ctx.on.relation_created(empty), testing.State(leader=True, relations={empty}, containers=unreachable())
@@ -115,7 +133,7 @@ def database_relation(postgres: Postgres) -> tuple[testing.Relation, frozenset[t
 
 def ingress_relation() -> testing.Relation:
     """The charm's ingress request, answered by traefik's own library with an https URL."""
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    ctx = testing.Context(IndicoCharm, charm_root=charm_root())
     empty = testing.Relation("ingress", "ingress", remote_app_name="traefik")
     asked = ctx.run(
         ctx.on.relation_created(empty),
@@ -170,7 +188,7 @@ def charm_layers(
 def s3_relation(endpoint: str) -> testing.Relation:
     """The charm's bucket request, answered by s3-integrator's own library with this test's S3
     server (its bucket and keys)."""
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    ctx = testing.Context(IndicoCharm, charm_root=charm_root())
     empty = testing.Relation("s3", "s3", remote_app_name="s3-integrator")
     asked = ctx.run(
         ctx.on.relation_created(empty), testing.State(leader=True, relations={empty}, containers=unreachable())
@@ -225,7 +243,7 @@ def logging_relation(loki: str) -> testing.Relation:
 
 def layers_before_relations(leader: bool) -> dict[str, dict[str, Any]]:
     """What the charm applies at pebble-ready on a fresh unit, before any relation."""
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    ctx = testing.Context(IndicoCharm, charm_root=charm_root())
     containers = reachable()
     state = testing.State(leader=leader, containers=containers)
     out = ctx.run(ctx.on.pebble_ready(next(c for c in containers if c.name == "indico")), state)

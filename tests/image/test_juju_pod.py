@@ -42,6 +42,7 @@ from tests.image.charm_in_pod import (
     SITE,
     IngressBrowser,
     charm_layers,
+    charm_root,
     database_relation,
     get_text,
     layers_before_relations,
@@ -139,7 +140,7 @@ def pods(
 ) -> Iterator[dict[str, PodContainer]]:
     postgres, redis = backing_services
     database = database_relation(postgres)
-    unit_ctx = {unit: testing.Context(IndicoCharm, charm_root=REPO / "charm") for unit in ("0", "1")}
+    unit_ctx = {unit: testing.Context(IndicoCharm, charm_root=charm_root()) for unit in ("0", "1")}
     # A fresh volume, as Kubernetes provisions it: root's. The charm must make it the workloads'.
     volumes = {unit: ARCHIVE.get_filesystem(ctx) for unit, ctx in unit_ctx.items()}
     for volume in volumes.values():
@@ -451,7 +452,7 @@ def test_pebble_forwards_service_logs_to_loki_with_the_topology(
 
 
 def rotated_key_layers(unit: str, state: testing.State, event: Any) -> tuple[dict[str, dict[str, Any]], testing.State]:
-    ctx = LEADER["ctx"] if unit == "0" else testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    ctx = LEADER["ctx"] if unit == "0" else testing.Context(IndicoCharm, charm_root=charm_root())
     out = ctx.run(event(ctx), state)
     return {c.name: dict(c.layers[LAYER_LABEL].to_dict()) for c in out.containers}, out
 

@@ -28,7 +28,7 @@ from ops import testing
 from rockbuild.build.artifact import BuiltRock
 from tests import real_providers
 from tests.image import indico_site
-from tests.image.charm_in_pod import unreachable
+from tests.image.charm_in_pod import charm_root, unreachable
 from tests.image.conftest import wait_for
 from tests.image.services import Postgres, Redis, free_port, stop_process
 from tests.image.test_indico_rocks import indico_env
@@ -44,7 +44,7 @@ UNIT_ADDRESS = "10.1.2.10"  # the pod's address as Juju gives it to the charm
 def charm_scrape_config() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The jobs and rules prometheus-k8s would configure for this charm's unit 0."""
     relation = testing.Relation("metrics-endpoint", "prometheus_scrape", remote_app_name="prometheus")
-    ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+    ctx = testing.Context(IndicoCharm, charm_root=charm_root())
     state = testing.State(
         leader=True,
         relations={relation},

@@ -47,6 +47,7 @@ from tests.image.charm_in_pod import (
     SITE_IMAGE_OF,
     IngressBrowser,
     charm_layers,
+    charm_root,
     database_relation,
     pod_address_layer,
     reachable,
@@ -324,7 +325,7 @@ def two_units_of_the_old_release(
     try:
         database = database_relation(postgres)
         storage = frozenset({s3_relation(s3.endpoint)})
-        leader_ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+        leader_ctx = testing.Context(IndicoCharm, charm_root=charm_root())
         leader_layers, leader_state = charm_layers(
             leader_ctx, database, redis, True, None, frozenset(), None, others=storage, started=SITE_IMAGE_OF
         )
@@ -333,7 +334,7 @@ def two_units_of_the_old_release(
         shared = frozenset(
             dataclasses.replace(s, owner=None) for s in leader_state.secrets if s.label == "indico-secret-key"
         )
-        follower_ctx = testing.Context(IndicoCharm, charm_root=REPO / "charm")
+        follower_ctx = testing.Context(IndicoCharm, charm_root=charm_root())
         follower_layers, follower_state = charm_layers(
             follower_ctx,
             database,
