@@ -15,10 +15,10 @@ ROCKCRAFT_SOURCE ?= $(wildcard ../shared/oracles/rockcraft/rockcraft-1.20.0.tar.
 export ROCKBUILD_CHISEL_RELEASE ?= $(wildcard $(CURDIR)/../shared/oracles/chisel-releases/chisel-releases-ubuntu-24.04.tar.gz)
 PARITY_ROCKS ?= tests/image/fixtures/fixture-rock tests/image/fixtures/bare-rock indico-nginx indico
 PUBLISH_ARGS ?= --dry-run
-# The image tests run in three lanes at once: the site's tests (fixed loopback ports, one at a
-# time), beside them the build tests, and the pods with networks of their own
-# (tests/image/conftest.py says which is which). IMAGE_TEST_LANES=1: one after another.
-IMAGE_TEST_LANES ?= 3
+# The image tests run in four lanes at once: two of site tests (fixed loopback ports, one test at
+# a time in each: the host's loopback, and a network namespace of the lane's own), beside them the
+# build tests, and the pods with networks of their own (tests/image/conftest.py says which is which). IMAGE_TEST_LANES=1: one after another.
+IMAGE_TEST_LANES ?= 4
 IMAGE_TEST_OPTIONS := --durations=30 $(if $(filter-out 1,$(IMAGE_TEST_LANES)),-n $(IMAGE_TEST_LANES))
 IMAGE_TEST_ARGS ?=
 INTEGRATION_VENV := .venv-integration
@@ -55,7 +55,7 @@ publish: host venv ## publish rocks and charm (PUBLISH_ARGS, default --dry-run; 
 GO_SOURCES := rocks/indico-latex/worker tests/image/probes/sandbox
 GO_TEST := cd rocks/indico-latex/worker && GOFLAGS=-modcacherw go test ./...
 
-test: host venv ## unit tests, then image tests in three lanes (they build the images they need; IMAGE_TEST_LANES=1: one)
+test: host venv ## unit tests, then image tests in four lanes (they build the images they need; IMAGE_TEST_LANES=1: one)
 	$(PY) -m pytest tests/unit
 	$(GO_TEST)
 	ROCKBUILD_REQUIRE_DOCKER=1 $(PY) -m pytest tests/image $(IMAGE_TEST_OPTIONS) $(IMAGE_TEST_ARGS)

@@ -21,17 +21,18 @@ from rockbuild import docker_engine
 from rockbuild.build import releases
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.cli import ROCKS_DIR
+from tests.image import lane_network
 from tests.image.services import Postgres, Redis
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# `make test` runs the image tests in three lanes at once (pytest-xdist, `-n 3`): lane "site" holds
+# `make test` runs the image tests in four lanes at once (pytest-xdist, `-n 4`): lane "site" holds
 # every module that starts the rocks or their neighbours on this host's fixed loopback ports (8080,
-# 8081, 9080, ...), one test at a time as before; lane "builds" holds the modules named here, which
-# build, pack, compare and publish images and bind no fixed port; lane "pods" holds the modules
-# whose pods have network namespaces of their own (nothing on the host's loopback), which mostly
-# wait. A module is in "site" unless it is named in another lane, so a new test cannot collide by
-# default.
+# 8081, 9080, ...), one test at a time as before; lane "own-network" does the same on a loopback of
+# its own (lane_network.py) for the modules OWN_NETWORK_LANE names; lane "builds" holds the modules
+# named here, which build, pack, compare and publish images and bind no fixed port; lane "pods"
+# holds the modules whose pods have network namespaces of their own, which mostly wait. A module
+# is in "site" unless it is named in another lane, so a new test cannot collide by default.
 BUILDS_LANE = frozenset(
     {
         "test_base.py",  # the local base against the registry image it stands for
@@ -44,6 +45,22 @@ BUILDS_LANE = frozenset(
         "test_prune.py",
         "test_latex_rock.py",  # its worker's socket is on a volume; its PostgreSQL on a free port
         "test_previous_release.py",  # probes in throw-away containers
+    }
+)
+# Site modules that run on a loopback of their own (lane_network.py): beside lane "site", so the
+# site tests run two at a time. Not here: modules that reach this host's other addresses or IPv6
+# (test_pod_exposure, test_nginx_listen), which the lane's namespace does not have.
+OWN_NETWORK_LANE = frozenset(
+    {
+        "test_refresh.py",
+        "test_browser.py",
+        "test_pod_liveness.py",
+        "test_file_storage.py",
+        "test_page_cache.py",
+        "test_request_timeout.py",
+        "test_latex_pdfs.py",
+        "test_site_settings.py",
+        "test_model_proxy.py",
     }
 )
 # The held pod waits two minutes doing nothing, as Juju's pods wait for their charm: in a lane of
@@ -63,7 +80,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def lane_of(nodeid: str) -> str:
     module = PurePosixPath(nodeid.split("::", 1)[0]).name
-    return "builds" if module in BUILDS_LANE else "pods" if module in PODS_LANE else "site"
+    if module in BUILDS_LANE:
+        return "builds"
+    return "pods" if module in PODS_LANE else "own-network" if module in OWN_NETWORK_LANE else "site"
 
 
 class Lanes(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no type information
@@ -86,7 +105,15 @@ BUILDS_LANE_NICENESS, BUILDS_LANE_CPU_SHARES = 10, "256"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if not os.environ.get("PYTEST_XDIST_WORKER") or lane_of(item.nodeid) != "builds":
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    if lane_of(item.nodeid) == "own-network" and not lane_network.has_own_network():
+        # Before any fixture of the lane's first test starts a server; the site's rocks first,
+        # on the host's network (their builds download), and the anchor of the lane's namespace
+        # is a container of one of them.
+        site_rocks = build_site_rocks()
+        lane_network.join(docker.from_env(), site_rocks["indico-nginx"].image)
+    if lane_of(item.nodeid) != "builds":
         return
     if os.environ.get(docker_engine.CPU_SHARES_SETTING) != BUILDS_LANE_CPU_SHARES:
         os.environ[docker_engine.CPU_SHARES_SETTING] = BUILDS_LANE_CPU_SHARES
@@ -125,7 +152,8 @@ def run_container(docker_client: docker.DockerClient) -> Iterator[Callable[..., 
     started: list[docker.models.containers.Container] = []
 
     def run(image: str, **kwargs: object) -> docker.models.containers.Container:
-        container = docker_client.containers.run(image, detach=True, network_mode="host", **kwargs)
+        kwargs.setdefault("network_mode", lane_network.container_network())
+        container = docker_client.containers.run(image, detach=True, **kwargs)
         started.append(container)
         return container
 
@@ -139,7 +167,9 @@ def probe(docker_client: docker.DockerClient, image: str, command: list[str], *,
     `exec` (the rock's entrypoint is `pebble enter`), or, with through_pebble=False, as the
     entrypoint itself (no Pebble, no network)."""
     if through_pebble:
-        out = docker_client.containers.run(image, ["exec", *command], remove=True, network_mode="host")
+        out = docker_client.containers.run(
+            image, ["exec", *command], remove=True, network_mode=lane_network.container_network()
+        )
     else:
         out = docker_client.containers.run(image, entrypoint=command, remove=True, network_mode="none")
     return bytes(out).decode()
@@ -153,7 +183,7 @@ def run_migration(
         image,
         ["exec", "/usr/local/bin/indico-start", "migrate"],
         detach=True,
-        network_mode="host",
+        network_mode=lane_network.container_network(),
         environment=env,
         volumes=volumes or {},
     )
@@ -173,10 +203,24 @@ def exec_text(container: docker.models.containers.Container, cmd: list[str], use
 SITE_ROCKS = ("indico", "indico-nginx")
 
 
+def pytest_sessionfinish() -> None:
+    lane_network.leave()
+
+
+def build(rock_dir: Path) -> BuiltRock:
+    """A rock built if it is missing or out of date, on the host's network whatever the lane's."""
+    with lane_network.on_host_network():
+        return builder.build(rock_dir, "auto")
+
+
+def build_site_rocks() -> dict[str, BuiltRock]:
+    return {name: build(ROCKS_DIR / name) for name in SITE_ROCKS}
+
+
 @pytest.fixture(scope="session")
 def rocks(docker_client: docker.DockerClient) -> dict[str, BuiltRock]:
     """The project's rocks, built if they are missing or out of date."""
-    return {name: builder.build(ROCKS_DIR / name, "auto") for name in SITE_ROCKS}
+    return build_site_rocks()
 
 
 def previous_release() -> str:
@@ -187,7 +231,7 @@ def previous_release() -> str:
 def release_rocks(release: str, names: tuple[str, ...] = SITE_ROCKS) -> dict[str, BuiltRock]:
     """An earlier release's rocks, from the same rockcraft.yaml files (rocks/releases/), built if
     they are missing or out of date."""
-    return {name: builder.build(releases.materialize(ROCKS_DIR / name, release), "auto") for name in names}
+    return {name: build(releases.materialize(ROCKS_DIR / name, release)) for name in names}
 
 
 @pytest.fixture(scope="session")

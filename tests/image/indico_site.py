@@ -18,6 +18,7 @@ import docker.models.containers
 import requests
 
 from rockbuild.build.artifact import BuiltRock
+from tests.image import lane_network
 from tests.image.conftest import exec_text, wait_for
 
 NGINX = "http://localhost:8080"  # the Host Indico's BASE_URL names; NGINX listens on loopback
@@ -234,12 +235,16 @@ def running_pair(
 ) -> Iterator[tuple[docker.models.containers.Container, docker.models.containers.Container]]:
     """running_site, yielding both containers: (indico, indico-nginx)."""
     indico = docker_client.containers.run(
-        rocks["indico"].image, detach=True, network_mode="host", environment=env, **indico_options
+        rocks["indico"].image,
+        detach=True,
+        network_mode=lane_network.container_network(),
+        environment=env,
+        **indico_options,
     )
     nginx = docker_client.containers.run(
         rocks["indico-nginx"].image,
         detach=True,
-        network_mode="host",
+        network_mode=lane_network.container_network(),
         environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1", **(nginx_env or {})},
     )
     try:

@@ -22,6 +22,7 @@ import ops
 import yaml
 from ops import pebble
 
+from tests.image import lane_network
 from tests.image.conftest import wait_for
 from tests.image.services import free_port
 
@@ -53,10 +54,11 @@ def start_like_juju(
     uid: str,
     archive: Path | None = None,
     ca_bundle: Path | None = None,
-    pod_network: str = "host",
+    pod_network: str = "",
 ) -> PodContainer:
     """`ca_bundle` replaces the rock's trusted certificates (a test's own servers on loopback).
-    `pod_network`: "host" (the machine's loopback, where the tests reach the services), or "none"
+    `pod_network`: unset for the test lane's network (the machine's, or the lane's own: where the
+    tests reach the services; lane_network.py), "none"
     for a pod's own network namespace, loopback only, as Kubernetes gives each pod, or
     "container:<id>" to join another container's (the pod's next containers)."""
     socket_dir.mkdir(parents=True)
@@ -78,11 +80,11 @@ def start_like_juju(
         },
         user=uid,
         detach=True,
-        network_mode=pod_network,
+        network_mode=pod_network or lane_network.container_network(),
     )
     api = pebble.Client(socket_path=str(socket_dir / "pebble.socket"))
     wait_for(lambda: api.get_system_info(), 30, f"Pebble in {image} to answer on its socket")
-    return PodContainer(container, api, port, socket_dir, own_network=pod_network != "host")
+    return PodContainer(container, api, port, socket_dir, own_network=bool(pod_network))
 
 
 class _PebbleSocketConnection(http.client.HTTPConnection):

@@ -9,6 +9,7 @@ from pathlib import Path
 import docker
 import docker.models.containers
 
+from tests.image import lane_network
 from tests.image.conftest import wait_for
 
 DAEMON_UID = 584792  # rockcraft's _daemon_, the user of every rock
@@ -24,7 +25,7 @@ def start(
     container = docker_client.containers.run(
         image,
         detach=True,
-        network_mode="host",  # as in a pod: the network is shared, the sandbox must hold
+        network_mode=lane_network.container_network(),  # as in a pod: the network is shared, the sandbox must hold
         environment={"LATEX_JOB_TIMEOUT": str(job_timeout)},
         volumes={str(socket_dir): {"bind": SOCKET_DIR, "mode": "rw"}},
     )

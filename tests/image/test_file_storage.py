@@ -25,7 +25,7 @@ import requests
 from docker.models.containers import Container
 
 from rockbuild.build.artifact import BuiltRock
-from tests.image import indico_site
+from tests.image import indico_site, lane_network
 from tests.image.conftest import exec_text, wait_for
 from tests.image.ingress_proxy import TlsIngress
 from tests.image.services import Postgres, Redis, S3Server, s3_client
@@ -55,7 +55,7 @@ class Deployment:
             self.rocks["indico"].image,
             ["exec", "/usr/local/bin/indico-start", role],
             detach=True,
-            network_mode="host",
+            network_mode=lane_network.container_network(),
             environment={**self.env, "INDICO_NGINX_SENDS_FILES": "true"},
             volumes={volume: {"bind": ARCHIVE, "mode": "rw"}},
         )
@@ -66,7 +66,7 @@ class Deployment:
         self.running["nginx"] = self.client.containers.run(
             self.rocks["indico-nginx"].image,
             detach=True,
-            network_mode="host",
+            network_mode=lane_network.container_network(),
             environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
             volumes={volume: {"bind": ARCHIVE, "mode": "ro"}},
         )

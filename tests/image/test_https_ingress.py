@@ -19,6 +19,7 @@ import docker.models.containers
 import pytest
 
 from rockbuild.build.artifact import BuiltRock
+from tests.image import lane_network
 from tests.image.conftest import exec_text, wait_for
 from tests.image.ingress_proxy import CLIENT_SOURCE, INGRESS_SOURCE, Response, SiteConnection, TlsIngress
 from tests.image.services import Postgres, Redis
@@ -71,15 +72,14 @@ def start_site(
     indico = docker_client.containers.run(
         rocks["indico"].image,
         detach=True,
-        network_mode="host",
         environment=env,
-        extra_hosts={SITE: "127.0.0.1"},
+        **lane_network.container_options(extra_hosts={SITE: "127.0.0.1"}),
         **(indico_options or {}),
     )
     nginx = docker_client.containers.run(
         rocks["indico-nginx"].image,
         detach=True,
-        network_mode="host",
+        network_mode=lane_network.container_network(),
         environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1", "NGINX_TRUSTED_PROXIES": f"{INGRESS_SOURCE}/32"},
     )
     site = Site(base_url, ingress, indico, nginx)

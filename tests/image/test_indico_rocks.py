@@ -35,6 +35,7 @@ import pytest
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.parity import rockfile
 from tests.image import external_sources as ext
+from tests.image import lane_network
 from tests.image.conftest import exec_text, probe, run_migration, wait_for
 from tests.image.services import PG_PASSWORD, PG_USER, Postgres, Redis
 
@@ -98,9 +99,14 @@ def app(
 ) -> Iterator[App]:
     postgres, redis = backing_services
     env = indico_env(postgres, redis, "indico_contract")
-    indico = docker_client.containers.run(rocks["indico"].image, detach=True, network_mode="host", environment=env)
+    indico = docker_client.containers.run(
+        rocks["indico"].image, detach=True, network_mode=lane_network.container_network(), environment=env
+    )
     nginx = docker_client.containers.run(
-        rocks["indico-nginx"].image, detach=True, network_mode="host", environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"}
+        rocks["indico-nginx"].image,
+        detach=True,
+        network_mode=lane_network.container_network(),
+        environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1"},
     )
     try:
         wait_for(lambda: get(f"{NGINX}/bootstrap").status == 200, 240, "Indico to answer through NGINX")

@@ -29,7 +29,6 @@ import docker.models.containers
 import pytest
 from ops import pebble, testing
 
-from rockbuild import build_rock as builder
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.cli import ROCKS_DIR
 from tests.image import external_sources as ext
@@ -49,7 +48,7 @@ from tests.image.charm_in_pod import (
     reachable,
     wait_until_served,
 )
-from tests.image.conftest import wait_for
+from tests.image.conftest import build, wait_for
 from tests.image.git_server import GitHttpsServer
 from tests.image.indico_site import CREATE_CONFERENCE, past_latex_rate_limit
 from tests.image.ingress_proxy import Response, TlsIngress
@@ -126,7 +125,7 @@ def watch_alive(pods: dict[str, PodContainer], seconds: int) -> dict[str, set[in
 @pytest.fixture(scope="module")
 def pod_rocks(rocks: dict[str, BuiltRock]) -> dict[str, BuiltRock]:
     """Every rock charmcraft.yaml's resources name: the site's two and the LaTeX rock."""
-    return {**rocks, "indico-latex": builder.build(ROCKS_DIR / "indico-latex", "auto")}
+    return {**rocks, "indico-latex": build(ROCKS_DIR / "indico-latex")}
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,10 @@ import docker.models.containers
 import pytest
 import requests
 
-from rockbuild import build_rock as builder
 from rockbuild.build.artifact import BuiltRock
 from rockbuild.cli import ROCKS_DIR
 from tests.image import indico_site, latex_worker
-from tests.image.conftest import exec_text
+from tests.image.conftest import build, exec_text
 from tests.image.indico_site import CREATE_CONFERENCE
 from tests.image.services import Postgres, Redis, installed
 from tests.image.test_indico_rocks import indico_env
@@ -44,7 +43,7 @@ def conference(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Conference]:
     postgres, redis = backing_services
-    latex_rock = builder.build(ROCKS_DIR / "indico-latex", "auto")
+    latex_rock = build(ROCKS_DIR / "indico-latex")
     socket_dir = tmp_path_factory.mktemp("latex-socket")
     latex = latex_worker.start(docker_client, latex_rock.image, socket_dir, job_timeout=120)
     env = {**indico_env(postgres, redis, "indico_latex"), "INDICO_LATEX_SOCKET": latex_worker.SOCKET}

@@ -15,7 +15,7 @@ import docker.models.containers
 import pytest
 
 from rockbuild.build.artifact import BuiltRock
-from tests.image import indico_site
+from tests.image import indico_site, lane_network
 from tests.image.conftest import wait_for
 from tests.image.services import Postgres, Redis
 from tests.image.test_indico_rocks import indico_env, logs
@@ -33,13 +33,13 @@ def site(
     indico = docker_client.containers.run(
         rocks["indico"].image,
         detach=True,
-        network_mode="host",
+        network_mode=lane_network.container_network(),
         environment=indico_env(postgres, redis, DATABASE) | shared,
     )
     nginx = docker_client.containers.run(
         rocks["indico-nginx"].image,
         detach=True,
-        network_mode="host",
+        network_mode=lane_network.container_network(),
         environment={"NGINX_LISTEN_ADDRESS": "127.0.0.1", **shared},
     )
     try:

@@ -1,20 +1,53 @@
-"""The image tests' two lanes (tests/image/conftest.py): the builds lane names real modules, none
-of which touches the site's fixed ports, and anything else is in the site lane."""
+"""The image tests' lanes (tests/image/conftest.py): the builds, pods and own-network lanes name
+real modules, no module of the first two touches the site's fixed ports, the own-network lane's
+start their containers in the lane's network, and anything else is in the site lane."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from tests.image.conftest import BUILDS_LANE, FIRST_IN_LANE, PODS_LANE, lane_of, pytest_collection_modifyitems
+from tests.image.conftest import (
+    BUILDS_LANE,
+    FIRST_IN_LANE,
+    OWN_NETWORK_LANE,
+    PODS_LANE,
+    lane_of,
+    pytest_collection_modifyitems,
+)
 
 IMAGE_TESTS = Path(__file__).resolve().parents[1] / "image"
 SITE_PORTS = re.compile(r"\b(8080|8081|9080|9102|9113|9125)\b|indico_site|charm_in_pod|IngressBrowser")
 
 
-def test_every_module_of_the_builds_and_pods_lanes_exists_in_one_lane() -> None:
-    assert {path.name for path in IMAGE_TESTS.glob("test_*.py")} >= BUILDS_LANE | PODS_LANE
-    assert not BUILDS_LANE & PODS_LANE
+def test_every_module_of_the_named_lanes_exists_in_one_lane() -> None:
+    assert {path.name for path in IMAGE_TESTS.glob("test_*.py")} >= BUILDS_LANE | PODS_LANE | OWN_NETWORK_LANE
+    assert not BUILDS_LANE & PODS_LANE and not OWN_NETWORK_LANE & (BUILDS_LANE | PODS_LANE)
+
+
+def test_the_own_network_lane_starts_no_container_on_the_hosts_network() -> None:
+    """Its containers must join the lane's namespace, where its tests and servers are; one on the
+    host's network would answer (or miss) the other site lane's."""
+    for name in sorted(modules_used_by(OWN_NETWORK_LANE | {"conftest.py"})):
+        text = (IMAGE_TESTS / name).read_text()
+        assert 'network_mode="host"' not in text, f"{name} starts a container on the host's network"
+
+
+def modules_used_by(names: frozenset[str]) -> set[str]:
+    """The image-test modules `names` import, directly or through each other, and themselves."""
+    found: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in found or not (IMAGE_TESTS / name).exists():
+            continue
+        found.add(name)
+        text = (IMAGE_TESTS / name).read_text()
+        for imported in re.findall(r"^from tests\.image\.(\w+) import", text, re.MULTILINE):
+            todo.append(f"{imported}.py")
+        for group in re.findall(r"^from tests\.image import ([\w, ]+)$", text, re.MULTILINE):
+            todo += [f"{module.strip()}.py" for module in group.split(",")]
+    return found
 
 
 def test_no_module_of_the_builds_or_pods_lane_uses_the_sites_ports() -> None:
@@ -32,7 +65,8 @@ def test_the_pods_lane_starts_its_pods_off_the_hosts_network() -> None:
 
 def test_lanes_by_node_id() -> None:
     assert lane_of("tests/image/test_parity.py::test_real_rockcraft[indico]") == "builds"
-    assert lane_of("tests/image/test_refresh.py::test_a_rolling_refresh") == "site"
+    assert lane_of("tests/image/test_refresh.py::test_a_rolling_refresh") == "own-network"
+    assert lane_of("tests/image/test_juju_pod.py::test_every_container") == "site"
     assert lane_of("tests/image/test_held_pod.py::test_a_held_pod") == "pods"
     assert lane_of("tests/image/test_new_module.py::test_x") == "site"
 
