@@ -17,7 +17,8 @@ PARITY_ROCKS ?= tests/image/fixtures/fixture-rock tests/image/fixtures/bare-rock
 PUBLISH_ARGS ?= --dry-run
 # The image tests run in four lanes at once: two of site tests (fixed loopback ports, one test at
 # a time in each: the host's loopback, and a network namespace of the lane's own), beside them the
-# build tests, and the pods with networks of their own (tests/image/conftest.py says which is which). IMAGE_TEST_LANES=1: one after another.
+# build tests, and the pods with networks of their own (tests/image/conftest.py says which is
+# which). IMAGE_TEST_LANES=1: one after another.
 IMAGE_TEST_LANES ?= 4
 IMAGE_TEST_OPTIONS := --durations=30 $(if $(filter-out 1,$(IMAGE_TEST_LANES)),-n $(IMAGE_TEST_LANES))
 IMAGE_TEST_ARGS ?=

@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Issue 28: `make rocks` on a fresh machine in 5 minutes, and the whole test suite cold in 25.
 GOALS = {"make rocks": 300.0, "make test": 1500.0}
 TOOL_IMAGE = "rockbuild-tools"
+RESULTS = REPO / "bench/fresh-machine.json"  # also read by make bench (bench/issue_goals.py)
 
 
 def say(message: str) -> None:
@@ -114,9 +115,7 @@ def main() -> int:
         type=Path,
         help="where the fresh caches and logs go (default: a new directory under /var/tmp, kept for reading)",
     )
-    parser.add_argument(
-        "--output", type=Path, default=REPO / "bench/fresh-machine.json", help="where to write the results"
-    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the results")
     args = parser.parse_args()
     workspace = args.workspace or Path(tempfile.mkdtemp(prefix="rockbuild-fresh-", dir="/var/tmp"))
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "make rocks": {}}

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.fresh_machine import GOALS
+
 
 @dataclasses.dataclass(frozen=True)
 class Goal:
@@ -65,19 +67,35 @@ def fresh_goals(path: Path) -> list[Goal]:
     how = "make bench-fresh BENCH_FRESH_ARGS='--jobs 3 --tests'"
     if not path.is_file():
         return [
-            Goal("4", "`make rocks` on a fresh machine (s)", None, "<= 300", None, f"not measured: {how}"),
-            Goal("5", "`make test` after it (s)", None, "<= 1500 with the build", None, f"not measured: {how}"),
+            Goal(
+                "4",
+                "`make rocks` on a fresh machine (s)",
+                None,
+                f"<= {GOALS['make rocks']:g}",
+                None,
+                f"not measured: {how}",
+            ),
+            Goal(
+                "5",
+                "`make rocks` and then `make test`, from nothing (s)",
+                None,
+                f"<= {GOALS['make test']:g}",
+                None,
+                f"not measured: {how}",
+            ),
         ]
     fresh = json.loads(path.read_text())
     goals = []
     at_once = next((r for k, r in fresh.get("make rocks", {}).items() if k.startswith("JOBS=3")), None)
     if at_once is not None:
-        goal = at_most("4", "`make rocks` on a fresh machine, rocks at once (s)", at_once["seconds"], 300)
+        goal = at_most(
+            "4", "`make rocks` on a fresh machine, rocks at once (s)", at_once["seconds"], GOALS["make rocks"]
+        )
         goals.append(dataclasses.replace(goal, where=f"make bench-fresh, {fresh['date']}"))
     test = fresh.get("make test")
     if test is not None and at_once is not None:
         whole = round(at_once["seconds"] + test["seconds"], 1)
-        goal = at_most("5", "`make rocks` and then `make test`, from nothing (s)", whole, 1500)
+        goal = at_most("5", "`make rocks` and then `make test`, from nothing (s)", whole, GOALS["make test"])
         goals.append(dataclasses.replace(goal, where=f"make bench-fresh --tests, {fresh['date']}"))
     return goals
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
 
-from bench import book_of_abstracts, downloads, issue_goals  # noqa: E402
+from bench import book_of_abstracts, downloads, fresh_machine, issue_goals  # noqa: E402
 from rockbuild import build_rock as builder  # noqa: E402
 from rockbuild.build import local_build  # noqa: E402
 from rockbuild.build.project import load_project  # noqa: E402
@@ -48,7 +48,6 @@ from tests.image.services import Postgres, Redis, Registry  # noqa: E402 - the s
 SITE = "localhost:8080"
 SWEEP = (8, 32, 64)  # wrk connections on the event page through NGINX
 HOP_PAIRS = 4  # interleaved pairs of runs, straight from uWSGI and through NGINX
-FRESH_RESULTS = REPO / "bench/fresh-machine.json"  # make bench-fresh's
 STATIC = "/images/indico.ico"
 # A visitor with a session: NGINX's page cache (anonymous visitors only) is bypassed and Indico
 # renders every request, as for someone signed in.
@@ -475,7 +474,7 @@ def table(results: dict[str, Any]) -> str:
         lines += ["", book_of_abstracts.table(results["book_of_abstracts"])]
     if "builders" in results:
         lines += ["", builders_table(results["builders"])]
-    lines += ["", issue_goals.table(issue_goals.collect(results, FRESH_RESULTS))]
+    lines += ["", issue_goals.table(issue_goals.collect(results, fresh_machine.RESULTS))]
     lines.append("\nLargest directories:")
     for name, size in s.items():
         lines.append(f"- {name}: " + ", ".join(f"{d['path']} {d['mb']} MB" for d in size["largest_dirs"][:6]))
